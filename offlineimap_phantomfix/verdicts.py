@@ -1,0 +1,95 @@
+"""Pure data shared by every layer: verdicts, message keys, records and collected evidence."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Optional
+
+
+class Verdict(str, enum.Enum):
+    """How a message that the plain fetch did not deliver ended."""
+
+    RECOVERED = "recovered"
+    VANISHED = "vanished"
+    EMPTY = "empty"
+    PLACEHOLDER = "placeholder"
+    REFUSED = "refused"
+    DROPPED = "dropped"
+    UNPARSEABLE = "unparseable"
+
+    @property
+    def is_phantom(self) -> bool:
+        """True for verdicts that leave the message out of the Maildir (and so may be skipped)."""
+        return self not in (Verdict.RECOVERED, Verdict.VANISHED)
+
+    @property
+    def quarantines(self) -> bool:
+        """True for verdicts that produce a quarantine item when ``phantom_action = quarantine``."""
+        return self.is_phantom
+
+
+class PhantomAction(str, enum.Enum):
+    """What to do with a phantom (``phantom_action``)."""
+
+    QUARANTINE = "quarantine"
+    SKIP = "skip"
+    RETRY = "retry"
+
+
+@dataclass(frozen=True, order=True)
+class MessageKey:
+    """Identifies one message on one server for as long as UIDVALIDITY holds."""
+
+    account: str
+    repository: str
+    folder: str
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True)
+class Original:
+    """What is known of the lost mail itself (from the Exchange substitute or the headers we got)."""
+
+    subject: Optional[str] = None
+    sender: Optional[str] = None
+    date: Optional[str] = None
+
+    def is_empty(self) -> bool:
+        return self.subject is None and self.sender is None and self.date is None
+
+
+@dataclass
+class Evidence:
+    """What the server did say about a message it would not deliver; every part may be missing."""
+
+    flags: Optional[str] = None
+    internaldate: Optional[str] = None
+    size: Optional[int] = None
+    bodystructure: Optional[str] = None
+    envelope: Optional[str] = None
+    header: Optional[bytes] = None
+    server_said: list[str] = field(default_factory=list)
+    sequence_number: Optional[int] = None
+
+
+@dataclass
+class PhantomRecord:
+    """One row of the store: the latest verdict on one message and its history."""
+
+    key: MessageKey
+    verdict: Verdict
+    skipped: bool
+    first_seen: datetime
+    last_seen: datetime
+    attempts: int = 1
+    server_said: str = ""
+    recovered_by: Optional[str] = None
+    quarantine: Optional[str] = None
+    original: Optional[Original] = None
+    size: Optional[int] = None
+    flags: Optional[str] = None
+    purged: bool = False
+    reported: bool = False
