@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Union
 
 _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def clean_text(value: Union[str, bytes], *, keep_newlines: bool = False, limit: int = 0) -> str:
+def clean_text(value: str | bytes, *, keep_newlines: bool = False, limit: int = 0) -> str:
     """Drop escape sequences and control characters; bytes are decoded leniently.
 
     Tabs become spaces; newlines are kept only with ``keep_newlines`` (else they become spaces).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Optional
 
 
 class Verdict(str, enum.Enum):
@@ -53,9 +52,9 @@ class MessageKey:
 class Original:
     """What is known of the lost mail itself (from the Exchange substitute or the headers we got)."""
 
-    subject: Optional[str] = None
-    sender: Optional[str] = None
-    date: Optional[str] = None
+    subject: str | None = None
+    sender: str | None = None
+    date: str | None = None
 
     def is_empty(self) -> bool:
         return self.subject is None and self.sender is None and self.date is None
@@ -65,14 +64,14 @@ class Original:
 class Evidence:
     """What the server did say about a message it would not deliver; every part may be missing."""
 
-    flags: Optional[str] = None
-    internaldate: Optional[str] = None
-    size: Optional[int] = None
-    bodystructure: Optional[str] = None
-    envelope: Optional[str] = None
-    header: Optional[bytes] = None
+    flags: str | None = None
+    internaldate: str | None = None
+    size: int | None = None
+    bodystructure: str | None = None
+    envelope: str | None = None
+    header: bytes | None = None
     server_said: list[str] = field(default_factory=list)
-    sequence_number: Optional[int] = None
+    sequence_number: int | None = None
 
 
 @dataclass
@@ -86,10 +85,10 @@ class PhantomRecord:
     last_seen: datetime
     attempts: int = 1
     server_said: str = ""
-    recovered_by: Optional[str] = None
-    quarantine: Optional[str] = None
-    original: Optional[Original] = None
-    size: Optional[int] = None
-    flags: Optional[str] = None
+    recovered_by: str | None = None
+    quarantine: str | None = None
+    original: Original | None = None
+    size: int | None = None
+    flags: str | None = None
     purged: bool = False
     reported: bool = False

@@ -1,0 +1,179 @@
+"""Glue: the folder classes. ``getmessage`` detects a phantom and runs the ladder; ``copymessageto`` skips
+recorded phantoms and turns a handled phantom into one warning line instead of an error.
+
+Both call ``super()``: everything else is offlineimap's own IMAP (or Gmail) folder.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timezone
+from typing import Any
+
+from imaplib2 import IMAP4
+from offlineimap import OfflineImapError
+from offlineimap.folder.Gmail import GmailFolder
+from offlineimap.folder.IMAP import IMAPFolder
+
+from offlineimap_phantomfix.imapconn import PoolSource
+from offlineimap_phantomfix.placeholder import detect_placeholder
+from offlineimap_phantomfix.recovery import LadderOutcome, run_ladder
+from offlineimap_phantomfix.sanitize import clean_text
+from offlineimap_phantomfix.verdicts import PhantomRecord, Verdict
+
+_PLACEHOLDER_SUBJECT_HINT = "protocol failed for the following message"
+_NOT_FETCHED = object()
+
+_VERDICT_WORDS = {
+    Verdict.EMPTY: "the server lists it but returns no data for it",
+    Verdict.PLACEHOLDER: "the server sent its substitute notice instead of the message",
+    Verdict.REFUSED: "the server refuses to send it",
+    Verdict.DROPPED: "the server drops the connection whenever it is fetched",
+    Verdict.UNPARSEABLE: "the server sent bytes that cannot be stored as a message",
+}
+
+
+class PhantomHandled(OfflineImapError):
+    """Raised by ``getmessage`` when a message was judged a phantom (or vanished) and has been dealt with."""
+
+    def __init__(self, outcome: LadderOutcome, record: PhantomRecord | None, text: str) -> None:
+        super().__init__(text, OfflineImapError.ERROR.MESSAGE)
+        self.outcome = outcome
+        self.record = record
+
+
+class PhantomSafeFolderMixin:
+    """Mixed in front of offlineimap's ``IMAPFolder`` (or ``GmailFolder``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The ladder retries on a fresh connection itself; offlineimap 8.0.3's own retry after a dropped
+        # connection raises TypeError (a format-string bug) and kills the folder thread.
+        self.retrycount = 1
+        self._phantom_skip: frozenset[int] = frozenset()
+        self._phantom_prefetched: dict[int, object] = {}
+        self._phantom_lock = threading.Lock()
+
+    # --- message list -----------------------------------------------------------------------------------
+    def cachemessagelist(self, min_date: Any = None, min_uid: Any = None) -> None:
+        super().cachemessagelist(min_date=min_date, min_uid=min_uid)  # type: ignore[misc]
+        # Skipped UIDs stay in the message list, so a skip is never mistaken for a deletion.
+        self._phantom_skip = self.repository.phantom_skip_set(self)  # type: ignore[attr-defined]
+
+    # --- copying ------------------------------------------------------------------------------------------
+    def copymessageto(self, uid: int, dstfolder: Any, statusfolder: Any, register: int = 1) -> None:
+        ui = self.ui  # type: ignore[attr-defined]
+        if register:
+            ui.registerthread(self.repository.account)  # type: ignore[attr-defined]
+        if uid in self._phantom_skip:
+            ui.debug("imap", f"phantomfix: not fetching UID {uid} of {self}: recorded phantom, skipped")
+            return
+        if dstfolder.storesmessages():
+            try:
+                message: object = self.getmessage(uid)
+            except PhantomHandled as handled:
+                self._phantom_tell(uid, handled)
+                if handled.record is not None and not handled.record.skipped and handled.outcome.verdict.is_phantom:
+                    ui.error(handled)  # phantom_action = retry: upstream's behaviour, an error every sync
+                return
+            except Exception as error:  # leave every other failure to offlineimap's own handling
+                message = error
+            with self._phantom_lock:
+                self._phantom_prefetched[uid] = message
+        try:
+            super().copymessageto(uid, dstfolder, statusfolder, register=0)  # type: ignore[misc]
+        finally:
+            with self._phantom_lock:
+                self._phantom_prefetched.pop(uid, None)
+
+    def _phantom_tell(self, uid: int, handled: PhantomHandled) -> None:
+        ui = self.ui  # type: ignore[attr-defined]
+        record = handled.record
+        if handled.outcome.verdict is Verdict.VANISHED:
+            ui.info(f"phantomfix: UID {uid} of {self} was expunged on the server during the sync")
+        elif record is None or record.attempts == 1:
+            ui.warn(str(handled))
+        else:
+            ui.debug("imap", str(handled))
+
+    # --- fetching -----------------------------------------------------------------------------------------
+    def getmessage(self, uid: int) -> Any:
+        with self._phantom_lock:
+            prefetched = self._phantom_prefetched.pop(uid, _NOT_FETCHED)
+        if isinstance(prefetched, BaseException):
+            raise prefetched
+        if prefetched is not _NOT_FETCHED:
+            return prefetched
+        try:
+            message = super().getmessage(uid)  # type: ignore[misc]
+        except OfflineImapError as error:
+            if error.severity > OfflineImapError.ERROR.MESSAGE:
+                raise
+            failure = str(error)
+        except IMAP4.error as error:  # a tagged BAD escapes offlineimap's fetch as a raw imaplib2 error
+            failure = str(error)
+        else:
+            if not self._phantom_is_substitute(message):
+                return message
+            failure = "the server returned its substitute notice instead of the message"
+        return self._phantom_recover(uid, clean_text(failure, limit=300))
+
+    def _phantom_is_substitute(self, message: Any) -> bool:
+        subject = str(message.get("Subject", "") or "")
+        if _PLACEHOLDER_SUBJECT_HINT not in " ".join(subject.split()):
+            return False
+        return detect_placeholder(message.as_bytes(policy=self.policy["8bit-RFC"])) is not None  # type: ignore[attr-defined]
+
+    def _phantom_parse(self, raw: bytes) -> Any:
+        message = self.parser["8bit-RFC"].parsebytes(raw)  # type: ignore[attr-defined]
+        message.as_bytes(policy=self.policy["8bit-RFC"])  # type: ignore[attr-defined]
+        return message
+
+    def _phantom_parses(self, raw: bytes) -> bool:
+        try:
+            self._phantom_parse(raw)
+        except Exception:
+            return False
+        return True
+
+    def _phantom_recover(self, uid: int, failure: str) -> Any:
+        repository = self.repository  # type: ignore[attr-defined]
+        source = PoolSource(self.imapserver, self.getfullIMAPname())  # type: ignore[attr-defined]
+        outcome = run_ladder(source, uid, accept=self._phantom_parses, first_failure=failure)
+        key = repository.phantom_key(self, uid)
+        record = repository.phantom_conclude(key, outcome)
+        if outcome.verdict is Verdict.RECOVERED and outcome.content is not None:
+            self.ui.info(  # type: ignore[attr-defined]
+                f"phantomfix: UID {uid} of {self} recovered by {outcome.recovered_by} after: {failure}")
+            return self._phantom_parse(outcome.content)
+        raise PhantomHandled(outcome, record, self._phantom_sentence(uid, outcome, record))
+
+    def _phantom_sentence(self, uid: int, outcome: LadderOutcome, record: PhantomRecord | None) -> str:
+        verdict = outcome.verdict
+        text = f"phantomfix: {self} UID {uid}: {verdict.value}: {_VERDICT_WORDS.get(verdict, '')}"
+        if outcome.original is not None and outcome.original.subject:
+            text += f" (lost mail: {outcome.original.subject!r})"
+        if record is None:
+            return text + " [dry run: nothing recorded]"
+        if record.quarantine:
+            text += "; quarantined"
+        if record.skipped:
+            retry_after = self.repository.phantom_options.retry_after  # type: ignore[attr-defined]
+            if retry_after is None:
+                text += "; skipped until cleared"
+            else:
+                due = (record.last_seen + retry_after).astimezone(timezone.utc)
+                text += f"; skipped until {due:%Y-%m-%d %H:%M} UTC"
+        text += "; see 'offlineimap-phantomfix report'"
+        return text
+
+
+class PhantomSafeIMAPFolder(PhantomSafeFolderMixin, IMAPFolder):
+    """offlineimap's IMAP folder that survives phantoms."""
+
+
+class PhantomSafeGmailFolder(PhantomSafeFolderMixin, GmailFolder):
+    """offlineimap's Gmail folder that survives phantoms."""
+
+
+__all__ = ["PhantomHandled", "PhantomSafeGmailFolder", "PhantomSafeIMAPFolder"]

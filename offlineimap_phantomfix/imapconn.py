@@ -1,0 +1,76 @@
+"""Glue: the ladder's connection interface over offlineimap's own connection pool (imaplib2 objects)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from offlineimap import OfflineImapError
+
+from offlineimap_phantomfix.recovery import ConnectionDropped
+
+_IMAPLIB2_BAD = re.compile(r"command error: (BAD|NO) \[b?['\"](.*?)['\"]\]")
+
+
+def _bad_text(error: Exception) -> bytes:
+    text = str(error)
+    match = _IMAPLIB2_BAD.search(text)
+    return (match.group(2) if match else text).encode("utf-8", "replace")
+
+
+class PooledConnection:
+    """One pooled imaplib2 connection, with the folder EXAMINEd (read-only) before each command."""
+
+    def __init__(self, imapobj: Any, mailbox: str) -> None:
+        self.imapobj = imapobj
+        self.mailbox = mailbox
+
+    def _call(self, command: Any, *args: str) -> tuple[str, Sequence[object]]:
+        imapobj = self.imapobj
+        try:
+            imapobj.select(self.mailbox, readonly=True)
+            typ, data = command(*args)
+        except imapobj.abort as error:  # BYE, reset, timeout: imaplib2's "close and retry"
+            raise ConnectionDropped(str(error)) from None
+        except imapobj.error as error:  # imaplib2 raises on a tagged BAD
+            return "BAD", [_bad_text(error)]
+        except OfflineImapError as error:
+            if error.severity == OfflineImapError.ERROR.FOLDER_RETRY:
+                raise ConnectionDropped(str(error)) from None
+            return "NO", [str(error).encode("utf-8", "replace")]
+        except OSError as error:
+            raise ConnectionDropped(str(error)) from None
+        return str(typ), list(data) if data is not None else [None]
+
+    def uid_fetch(self, uid: int, items: str) -> tuple[str, Sequence[object]]:
+        return self._call(self.imapobj.uid, "FETCH", str(uid), items)
+
+    def seq_fetch(self, msn: int, items: str) -> tuple[str, Sequence[object]]:
+        return self._call(self.imapobj.fetch, str(msn), items)
+
+    def uid_search(self, uid: int) -> tuple[str, Sequence[object]]:
+        return self._call(self.imapobj.uid, "SEARCH", "UID", str(uid))
+
+
+class PoolSource:
+    """Takes connections from an ``IMAPServer`` pool and gives them back; broken ones are dropped."""
+
+    def __init__(self, imapserver: Any, mailbox: str) -> None:
+        self.imapserver = imapserver
+        self.mailbox = mailbox
+
+    def open(self) -> PooledConnection:
+        try:
+            imapobj = self.imapserver.acquireconnection()
+        except OfflineImapError as error:
+            raise ConnectionDropped(f"could not connect: {error}") from None
+        return PooledConnection(imapobj, self.mailbox)
+
+    def release(self, connection: Any, *, broken: bool) -> None:
+        imapobj = connection.imapobj
+        dead = broken or bool(getattr(imapobj, "Terminate", False))
+        try:
+            self.imapserver.releaseconnection(imapobj, dead)
+        except Exception:  # logging out of a dead connection may fail; it is gone either way
+            pass

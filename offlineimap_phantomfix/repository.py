@@ -1,0 +1,179 @@
+"""Glue: the ``PhantomSafeIMAP`` and ``PhantomSafeGmail`` repository types.
+
+They are offlineimap's own IMAP and Gmail repositories plus: the ``phantom_*`` options, the store and the
+quarantine (opened on first use), the verdict bookkeeping the folders call into, and a summary plus report
+file at the end of each account sync.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from offlineimap import OfflineImapError
+from offlineimap.repository.Gmail import GmailRepository
+from offlineimap.repository.IMAP import IMAPRepository
+
+from offlineimap_phantomfix import report
+from offlineimap_phantomfix.errors import PhantomFixError
+from offlineimap_phantomfix.folder import PhantomSafeGmailFolder, PhantomSafeIMAPFolder
+from offlineimap_phantomfix.options import PhantomOptions, parse_options
+from offlineimap_phantomfix.quarantine import Quarantine, build_notice
+from offlineimap_phantomfix.recovery import LadderOutcome
+from offlineimap_phantomfix.sanitize import safe_name
+from offlineimap_phantomfix.store import PhantomStore
+from offlineimap_phantomfix.verdicts import MessageKey, PhantomAction, PhantomRecord, Verdict
+
+STATE_SUBDIR = "phantomfix"
+
+
+def state_directory(metadata: str, options: PhantomOptions) -> Path:
+    """Where the store, quarantine and reports live for a repository."""
+    if options.directory is not None:
+        return options.directory
+    return Path(os.path.expanduser(metadata)) / STATE_SUBDIR
+
+
+class PhantomSafeRepositoryMixin:
+    """Everything the two repository types add; mixed in front of offlineimap's class."""
+
+    folder_class: type = PhantomSafeIMAPFolder
+
+    def __init__(self, reposname: str, account: Any) -> None:
+        super().__init__(reposname, account)  # type: ignore[call-arg]
+        section = f"Repository {reposname}"
+        config = account.getconfig()
+        try:
+            self.phantom_options = parse_options(dict(config.items(section)), section=section)
+        except PhantomFixError as error:
+            raise OfflineImapError(str(error), OfflineImapError.ERROR.REPO) from None
+        self.phantom_state_dir = state_directory(config.getdefault("general", "metadata", "~/.offlineimap"),
+                                                 self.phantom_options)
+        self._phantom_lock = threading.Lock()
+        self._phantom_store: PhantomStore | None = None
+        self._phantom_sync_started = datetime.now(timezone.utc)
+
+    # --- offlineimap interface -------------------------------------------------------------------------
+    def getfoldertype(self) -> type:
+        return self.folder_class
+
+    def forgetfolders(self) -> None:
+        """Runs at the end of every account sync: say what happened and rewrite the report."""
+        try:
+            self.phantom_end_of_sync()
+        finally:
+            super().forgetfolders()  # type: ignore[misc]
+
+    # --- state ----------------------------------------------------------------------------------------
+    @property
+    def phantom_dry_run(self) -> bool:
+        return bool(getattr(self.account, "dryrun", False))  # type: ignore[attr-defined]
+
+    @property
+    def phantom_account(self) -> str:
+        return str(self.account.getname())  # type: ignore[attr-defined]
+
+    def phantom_store(self, *, create: bool = True) -> PhantomStore | None:
+        """The store, opened once; with ``create=False`` (dry runs) only when it already exists."""
+        with self._phantom_lock:
+            if self._phantom_store is None:
+                if not create and not (self.phantom_state_dir / "phantoms.sqlite3").exists():
+                    return None
+                self._phantom_store = PhantomStore(self.phantom_state_dir, warn=self._phantom_warn)
+            return self._phantom_store
+
+    def _phantom_warn(self, message: str) -> None:
+        self.ui.warn(f"phantomfix: {message}")  # type: ignore[attr-defined]
+
+    def phantom_key(self, folder: Any, uid: int) -> MessageKey:
+        return MessageKey(self.phantom_account, self.getname(), folder.getname(),  # type: ignore[attr-defined]
+                          int(folder.get_uidvalidity()), int(uid))
+
+    def phantom_skip_set(self, folder: Any) -> frozenset[int]:
+        """UIDs of this folder that later syncs must not fetch (for the current UIDVALIDITY)."""
+        try:
+            store = self.phantom_store(create=not self.phantom_dry_run)
+            if store is None:
+                return frozenset()
+            return store.skipped_uids(self.phantom_account, self.getname(), folder.getname(),  # type: ignore[attr-defined]
+                                      int(folder.get_uidvalidity()),
+                                      retry_after=self.phantom_options.retry_after)
+        except PhantomFixError as error:
+            self._phantom_warn(f"skip list unavailable, every message will be fetched: {error}")
+            return frozenset()
+
+    def phantom_conclude(self, key: MessageKey, outcome: LadderOutcome) -> PhantomRecord | None:
+        """Record a verdict and quarantine what there is to keep. Returns the record (None in dry runs)."""
+        if self.phantom_dry_run:
+            return None
+        options = self.phantom_options
+        skipped = outcome.verdict.is_phantom and options.action is not PhantomAction.RETRY
+        store = self.phantom_store()
+        assert store is not None
+        previous = store.get(key)
+        quarantine_path: str | None = None
+        if outcome.verdict.quarantines and options.action is PhantomAction.QUARANTINE and \
+                (previous is None or not previous.quarantine):
+            quarantine_path = self._phantom_quarantine(key, outcome)
+        original = outcome.original
+        return store.record(
+            key, outcome.verdict, skipped=skipped, server_said=outcome.server_said,
+            recovered_by=outcome.recovered_by, quarantine=quarantine_path,
+            original=original if original is not None and not original.is_empty() else None,
+            size=outcome.evidence.size, flags=outcome.evidence.flags,
+        )
+
+    def _phantom_quarantine(self, key: MessageKey, outcome: LadderOutcome) -> str | None:
+        if outcome.verdict in (Verdict.PLACEHOLDER, Verdict.UNPARSEABLE) and outcome.content is not None:
+            content = outcome.content  # exactly as the server sent it
+        else:
+            content = build_notice(key, outcome.verdict, outcome.evidence, original=outcome.original)
+        try:
+            return str(Quarantine(self.phantom_state_dir / "quarantine").deliver(key.account, content))
+        except PhantomFixError as error:
+            self._phantom_warn(f"could not quarantine {key.folder} UID {key.uid}: {error}")
+            return None
+
+    def phantom_end_of_sync(self) -> None:
+        started, self._phantom_sync_started = self._phantom_sync_started, datetime.now(timezone.utc)
+        if self.phantom_dry_run:
+            return
+        try:
+            store = self.phantom_store(create=False)
+            if store is None:
+                return
+            records = store.records(account=self.phantom_account)
+            mine = [r for r in records if r.key.repository == self.getname()]  # type: ignore[attr-defined]
+            summary = report.summarize(mine, since=started)
+            if summary:
+                self.ui.info(f"phantomfix: {summary}")  # type: ignore[attr-defined]
+            self._phantom_write_report(records)
+        except PhantomFixError as error:
+            self._phantom_warn(f"could not write the report: {error}")
+
+    def _phantom_write_report(self, records: list[PhantomRecord]) -> None:
+        target = self.phantom_state_dir / f"report-{safe_name(self.phantom_account)}.txt"
+        temporary = target.with_name(target.name + ".tmp")
+        text = report.render_text(records, account=self.phantom_account)
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(temporary, target)
+        except OSError as error:
+            raise PhantomFixError(f"cannot write {target}: {error.strerror}") from None
+
+
+class PhantomSafeIMAPRepository(PhantomSafeRepositoryMixin, IMAPRepository):
+    """``type = PhantomSafeIMAP``: offlineimap's IMAP repository that survives phantom messages."""
+
+    folder_class = PhantomSafeIMAPFolder
+
+
+class PhantomSafeGmailRepository(PhantomSafeRepositoryMixin, GmailRepository):
+    """``type = PhantomSafeGmail``: offlineimap's Gmail repository that survives phantom messages."""
+
+    folder_class = PhantomSafeGmailFolder

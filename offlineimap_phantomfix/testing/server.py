@@ -1,0 +1,1697 @@
+"""A small threaded IMAP4rev1 server that behaves like Microsoft Exchange towards "phantom" messages.
+
+It keeps mailboxes in memory, speaks enough IMAP4rev1 (+ UIDPLUS, IDLE, NAMESPACE, ID, LITERAL+) for the real
+offlineimap to sync from it and to it, and can be told per message to misbehave the way real servers do when
+they list a message and then refuse to deliver it (see :class:`Fault`).
+
+Typical use::
+
+    with EmulatorServer() as server:
+        uid = server.append("INBOX", make_message(1), fault=Fault.EMPTY)
+        ...  # point a client at server.host / server.port (user "user", password "secret")
+        assert server.content_fetches("INBOX", uid) == 1
+
+Every command is logged (:attr:`EmulatorServer.log`); exceptions raised inside a connection handler are
+emulator bugs and are collected in :attr:`EmulatorServer.errors` (a client's mistakes only earn a BAD).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import email.utils
+import enum
+import itertools
+import re
+import socket
+import socketserver
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from types import TracebackType
+from typing import BinaryIO, Union
+
+from .messages import (
+    MimePart,
+    addresses,
+    exchange_substitute,
+    format_sent_date,
+    header_fields,
+    header_value,
+    parse_headers,
+    parse_mime,
+    split_message,
+    to_crlf,
+)
+
+__all__ = [
+    "BYE_DROPPED",
+    "BYE_TOO_MANY_ERRORS",
+    "EXPUNGEISSUED_TEXT",
+    "GREETING",
+    "REFUSED_BAD_TEXT",
+    "REFUSED_NO_TEXT",
+    "EmulatorServer",
+    "Fault",
+    "LogEntry",
+    "StoredMessage",
+]
+
+GREETING = "* OK The Microsoft Exchange IMAP4 service is ready."
+REFUSED_NO_TEXT = "The requested message could not be converted to an RFC-822 compatible format."
+REFUSED_BAD_TEXT = "Command Argument Error. 11"
+BYE_DROPPED = "* BYE FETCH failed: Internal error occurred. Refer to server log for more information."
+BYE_TOO_MANY_ERRORS = "* BYE Connection is closed. 13"
+BYE_LOGOUT = "* BYE Microsoft Exchange Server 2013 IMAP4 server signing off."
+EXPUNGEISSUED_TEXT = "[EXPUNGEISSUED] Some messages were already expunged"
+INVALID_STATE_TEXT = "Command received in Invalid state."
+
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+_SYSTEM_BY_LOWER = {f.lower(): f for f in SYSTEM_FLAGS}
+_SELECT_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft", "$MDNSent")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MAX_LINE = 1 << 20
+_MAX_LITERAL = 64 << 20
+
+
+class Fault(str, enum.Enum):
+    """How the server misbehaves when a client asks for the content of one message."""
+
+    EMPTY = "empty"
+    """Content fetch: no untagged FETCH for the message at all, only ``<tag> OK FETCH completed.``"""
+    PLACEHOLDER = "placeholder"
+    """BODY.PEEK[] empty; BODY[] / RFC822 / header sections return the Exchange substitute."""
+    PLACEHOLDER_PEEK = "placeholder_peek"
+    """Every content fetch, BODY.PEEK[] included, returns the Exchange substitute."""
+    REFUSED_NO = "refused_no"
+    """Content fetch: ``<tag> NO The requested message could not be converted ...``"""
+    REFUSED_BAD = "refused_bad"
+    """Content fetch: ``<tag> BAD Command Argument Error. 11``"""
+    DROPPED = "dropped"
+    """Content fetch: ``* BYE FETCH failed: Internal error occurred ...`` and the connection closes."""
+    VANISH = "vanish"
+    """First content fetch: ``BODY[] NIL``, ``* n EXPUNGE``, ``OK [EXPUNGEISSUED]``; the message is gone."""
+    SEQUENCE_ONLY = "sequence_only"
+    """UID FETCH content forms behave as EMPTY; sequence-number content fetches deliver the message."""
+    SEQUENCE_WRONG = "sequence_wrong"
+    """UID FETCH content forms behave as EMPTY; a sequence content fetch returns the NEXT message."""
+
+
+PLACEHOLDER_FAULTS = frozenset({Fault.PLACEHOLDER, Fault.PLACEHOLDER_PEEK})
+
+
+@dataclass
+class StoredMessage:
+    """One message as the server stores it (raw bytes with CRLF line endings)."""
+
+    uid: int
+    flags: set[str]
+    raw: bytes
+    internaldate: datetime
+    fault: Fault | None = None
+    substitute: bytes | None = None  # the Exchange notice served instead of ``raw`` for placeholder faults
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One command as the server received it.
+
+    ``folder`` is the mailbox selected when the command arrived, or the mailbox the command names (SELECT,
+    EXAMINE, APPEND, STATUS, CREATE, DELETE). ``uids`` are the messages it targeted, resolved at that moment
+    (for APPEND: the new UID). ``content`` is true when a FETCH asked for message content.
+    """
+
+    connection: int
+    tag: str
+    command: str
+    line: str
+    folder: str | None
+    uids: tuple[int, ...]
+    content: bool
+
+
+@dataclass
+class _Folder:
+    name: str
+    uidvalidity: int
+    next_uid: int = 1
+    messages: list[StoredMessage] = field(default_factory=list)
+
+    def get(self, uid: int) -> StoredMessage | None:
+        for msg in self.messages:
+            if msg.uid == uid:
+                return msg
+        return None
+
+
+def canonical_folder(name: str) -> str:
+    return "INBOX" if name.upper() == "INBOX" else name
+
+
+# --- wire format ------------------------------------------------------------------------------------------
+
+
+class ProtocolError(Exception):
+    """The client sent something we cannot parse; answered with BAD."""
+
+
+class Atom(str):
+    """An unquoted token (may contain ``[...]`` sections)."""
+
+
+@dataclass(frozen=True)
+class String:
+    """A quoted string or a literal."""
+
+    data: bytes
+    literal: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="surrogateescape")
+
+
+Token = Union[Atom, String, list["Token"]]
+
+_LITERAL_AT_END = re.compile(rb"~?\{(\d+)(\+?)\}\r\n$")
+_ATOM_STOP = b" ()\r\n"
+
+
+def tokenize(data: bytes) -> list[Token]:
+    """Parse one complete command (literals inline as ``{n}\\r\\n<n bytes>``) into tokens."""
+    pos = 0
+    stack: list[list[Token]] = [[]]
+    n = len(data)
+    while pos < n:
+        ch = data[pos : pos + 1]
+        if ch in (b" ", b"\r", b"\n"):
+            pos += 1
+        elif ch == b"(":
+            new: list[Token] = []
+            stack[-1].append(new)
+            stack.append(new)
+            pos += 1
+        elif ch == b")":
+            if len(stack) == 1:
+                raise ProtocolError("unbalanced parenthesis")
+            stack.pop()
+            pos += 1
+        elif ch == b'"':
+            pos += 1
+            buf = bytearray()
+            while True:
+                if pos >= n:
+                    raise ProtocolError("unterminated quoted string")
+                c = data[pos]
+                if c == 0x5C and pos + 1 < n:  # backslash
+                    buf.append(data[pos + 1])
+                    pos += 2
+                elif c == 0x22:
+                    pos += 1
+                    break
+                else:
+                    buf.append(c)
+                    pos += 1
+            stack[-1].append(String(bytes(buf)))
+        elif ch in (b"{", b"~") and re.match(rb"~?\{\d+\+?\}\r\n", data[pos:]):
+            match = re.match(rb"~?\{(\d+)\+?\}\r\n", data[pos:])
+            assert match is not None
+            size = int(match.group(1))
+            start = pos + match.end()
+            if start + size > n:
+                raise ProtocolError("literal shorter than announced")
+            stack[-1].append(String(data[start : start + size], literal=True))
+            pos = start + size
+        else:
+            start = pos
+            while pos < n and data[pos : pos + 1] not in (b" ", b"(", b")", b"\r", b"\n"):
+                if data[pos : pos + 1] == b"[":
+                    close = data.find(b"]", pos)
+                    if close < 0:
+                        raise ProtocolError("unterminated section")
+                    pos = close + 1
+                else:
+                    pos += 1
+            stack[-1].append(Atom(data[start:pos].decode("utf-8", errors="surrogateescape")))
+    if len(stack) != 1:
+        raise ProtocolError("unbalanced parenthesis")
+    return stack[0]
+
+
+def text_of(token: Token) -> str:
+    if isinstance(token, String):
+        return token.text
+    if isinstance(token, Atom):
+        return str(token)
+    raise ProtocolError("string expected, got a list")
+
+
+def quote(value: str | bytes | None) -> bytes:
+    """An IMAP nstring: NIL, a quoted string, or a literal when the value needs one."""
+    if value is None:
+        return b"NIL"
+    data = value.encode("utf-8", errors="surrogateescape") if isinstance(value, str) else value
+    if len(data) > 1000 or any(b < 0x20 or b > 0x7E for b in data):
+        return b"{%d}\r\n" % len(data) + data
+    return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+def literal(data: bytes) -> bytes:
+    return b"{%d}\r\n" % len(data) + data
+
+
+def format_internaldate(when: datetime) -> str:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    offset = when.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    minutes = abs(minutes)
+    return (
+        f"{when.day:02d}-{_MONTHS[when.month - 1]}-{when.year:04d} "
+        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} {sign}{minutes // 60:02d}{minutes % 60:02d}"
+    )
+
+
+def parse_internaldate(text: str) -> datetime:
+    match = re.fullmatch(
+        r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\s*", text
+    )
+    if not match:
+        raise ProtocolError(f"bad date-time {text!r}")
+    day, mon, year, hh, mm, ss, sign, oh, om = match.groups()
+    months = [m.lower() for m in _MONTHS]
+    if mon.lower() not in months:
+        raise ProtocolError(f"bad month in {text!r}")
+    offset = (int(oh) * 60 + int(om)) * (1 if sign == "+" else -1)
+    from datetime import timedelta
+
+    tz = timezone(timedelta(minutes=offset))
+    return datetime(int(year), months.index(mon.lower()) + 1, int(day), int(hh), int(mm), int(ss), tzinfo=tz)
+
+
+def parse_search_date(text: str) -> date:
+    match = re.fullmatch(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})", text.strip())
+    months = [m.lower() for m in _MONTHS]
+    if not match or match.group(2).lower() not in months:
+        raise ProtocolError(f"bad date {text!r}")
+    return date(int(match.group(3)), months.index(match.group(2).lower()) + 1, int(match.group(1)))
+
+
+def normalise_flag(flag: str) -> str:
+    return _SYSTEM_BY_LOWER.get(flag.lower(), flag)
+
+
+def format_flags(flags: Iterable[str]) -> str:
+    system = [f for f in SYSTEM_FLAGS if f in flags]
+    keywords = sorted(f for f in flags if f not in SYSTEM_FLAGS)
+    return "(" + " ".join(system + keywords) + ")"
+
+
+def internaldate_of(raw: bytes) -> datetime:
+    header, _ = split_message(raw)
+    value = header_value(header, "date")
+    if value:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            parsed = None
+        if parsed is not None:
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def build_substitute(msg: StoredMessage) -> bytes:
+    """The Exchange notice for ``msg``, built from its own Subject, From and Date."""
+    header, _ = split_message(msg.raw)
+    subject = header_value(header, "subject") or ""
+    sender = header_value(header, "from") or "unknown@example.org"
+    sent_value = header_value(header, "date")
+    when = msg.internaldate
+    if sent_value:
+        try:
+            when = email.utils.parsedate_to_datetime(sent_value)
+        except (TypeError, ValueError, IndexError):
+            pass
+    return exchange_substitute(msg.uid, subject=subject, sender=sender, sent=format_sent_date(when))
+
+
+# --- message sets -----------------------------------------------------------------------------------------
+
+
+def parse_set(text: str, star: int) -> list[tuple[int, int]]:
+    """``1:3,7,9:*`` -> inclusive ranges; ``*`` is ``star`` (the largest UID / the message count)."""
+    if not re.fullmatch(r"(\d+|\*)(:(\d+|\*))?(,(\d+|\*)(:(\d+|\*))?)*", text):
+        raise ProtocolError(f"bad message set {text!r}")
+    ranges: list[tuple[int, int]] = []
+    for piece in text.split(","):
+        ends = [star if e == "*" else int(e) for e in piece.split(":")]
+        low, high = min(ends), max(ends)
+        ranges.append((low, high))
+    return ranges
+
+
+def in_ranges(value: int, ranges: Sequence[tuple[int, int]]) -> bool:
+    return any(low <= value <= high for low, high in ranges)
+
+
+# --- FETCH items ------------------------------------------------------------------------------------------
+
+_SECTION_ITEM = re.compile(
+    r"^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK)\[(.*)\](?:<(\d+)(?:\.(\d+))?>)?$", re.DOTALL | re.IGNORECASE
+)
+_SECTION_SPEC = re.compile(
+    r"^((?:\d+\.)*\d+)?\.?(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME)?\s*(?:\((.*)\))?$",
+    re.DOTALL | re.IGNORECASE,
+)
+_SIMPLE_ITEMS = {
+    "UID",
+    "FLAGS",
+    "INTERNALDATE",
+    "RFC822.SIZE",
+    "ENVELOPE",
+    "BODYSTRUCTURE",
+    "BODY",
+    "RFC822",
+    "RFC822.HEADER",
+    "RFC822.TEXT",
+}
+_MACROS = {
+    "ALL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"],
+    "FAST": ["FLAGS", "INTERNALDATE", "RFC822.SIZE"],
+    "FULL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"],
+}
+
+
+@dataclass
+class FetchItem:
+    """One FETCH data item. ``attr`` is UID, FLAGS, ..., or ``BODY[`` / ``BINARY[`` for section fetches."""
+
+    attr: str
+    section_text: str = ""
+    part: tuple[int, ...] = ()
+    spec: str = ""  # "", HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT, MIME
+    fields: tuple[str, ...] = ()
+    peek: bool = False
+    partial: tuple[int, int | None] | None = None
+
+    @property
+    def content(self) -> bool:
+        return self.attr in ("BODY[", "BINARY[", "RFC822", "RFC822.HEADER", "RFC822.TEXT")
+
+    @property
+    def header_only(self) -> bool:
+        if self.attr == "RFC822.HEADER":
+            return True
+        return (self.attr in ("BODY[", "BINARY[") and self.spec.startswith("HEADER")) or self.spec == "MIME"
+
+    @property
+    def sets_seen(self) -> bool:
+        return self.content and not self.peek and self.attr != "RFC822.HEADER"
+
+    @property
+    def peek_body(self) -> bool:
+        """A PEEK fetch of content that is not just a header (what ``placeholder`` answers with nothing)."""
+        return self.attr in ("BODY[", "BINARY[") and self.peek and not self.header_only
+
+    def response_name(self) -> str:
+        if self.attr in ("BODY[", "BINARY["):
+            name = f"{self.attr[:-1]}[{self.section_text}]"
+            if self.partial is not None:
+                name += f"<{self.partial[0]}>"
+            return name
+        return self.attr
+
+
+def parse_fetch_items(token: Token) -> list[FetchItem]:
+    raw_items: list[Token] = token if isinstance(token, list) else [token]
+    if isinstance(token, Atom) and token.upper() in _MACROS:
+        raw_items = [Atom(a) for a in _MACROS[token.upper()]]
+    items: list[FetchItem] = []
+    for raw in raw_items:
+        if not isinstance(raw, Atom):
+            raise ProtocolError("bad fetch item")
+        word = str(raw)
+        upper = word.upper()
+        if upper in _SIMPLE_ITEMS:
+            items.append(FetchItem(attr=upper))
+            continue
+        match = _SECTION_ITEM.match(word)
+        if not match:
+            raise ProtocolError(f"unknown fetch item {word!r}")
+        kind, section, origin, count = match.groups()
+        spec_match = _SECTION_SPEC.match(section.strip())
+        if not spec_match:
+            raise ProtocolError(f"bad section {section!r}")
+        part_text, spec, field_text = spec_match.groups()
+        spec = (spec or "").upper()
+        if field_text is not None and not spec.startswith("HEADER.FIELDS"):
+            raise ProtocolError(f"bad section {section!r}")
+        fields: tuple[str, ...] = ()
+        if spec.startswith("HEADER.FIELDS"):
+            if field_text is None:
+                raise ProtocolError("HEADER.FIELDS needs a field list")
+            fields = tuple(text_of(t) for t in tokenize(field_text.encode("utf-8", "surrogateescape")))
+        part = tuple(int(p) for p in part_text.split(".")) if part_text else ()
+        if part and spec == "" and section.strip().upper().endswith(("HEADER", "TEXT", "MIME")):
+            raise ProtocolError(f"bad section {section!r}")
+        partial = None
+        if origin is not None:
+            partial = (int(origin), int(count) if count is not None else None)
+        section_text = ".".join([*(str(p) for p in part), *([spec] if spec else [])])
+        if spec.startswith("HEADER.FIELDS"):
+            section_text += " (" + " ".join(fields) + ")"
+        items.append(
+            FetchItem(
+                attr=kind.upper().split(".")[0] + "[",
+                section_text=section_text,
+                part=part,
+                spec=spec,
+                fields=fields,
+                peek=kind.upper().endswith(".PEEK"),
+                partial=partial,
+            )
+        )
+    if not items:
+        raise ProtocolError("empty fetch item list")
+    return items
+
+
+# --- structure of a message ------------------------------------------------------------------------------
+
+
+def _lines(data: bytes) -> int:
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def _params(params: dict[str, str]) -> bytes:
+    if not params:
+        return b"NIL"
+    return b"(" + b" ".join(quote(k) + b" " + quote(v) for k, v in params.items()) + b")"
+
+
+def envelope(part: MimePart) -> bytes:
+    def addr_list(name: str, fallback: str | None = None) -> bytes:
+        value = part.value(name)
+        if value is None and fallback is not None:
+            value = part.value(fallback)
+        pairs = addresses(value)
+        if not pairs:
+            return b"NIL"
+        out = []
+        for display, address in pairs:
+            mailbox, _, host = address.partition("@")
+            out.append(
+                b"("
+                + quote(display or None)
+                + b" NIL "
+                + quote(mailbox or None)
+                + b" "
+                + quote(host or None)
+                + b")"
+            )
+        return b"(" + b"".join(out) + b")"
+
+    fields = [
+        quote(part.value("date")),
+        quote(part.value("subject")),
+        addr_list("from"),
+        addr_list("sender", "from"),
+        addr_list("reply-to", "from"),
+        addr_list("to"),
+        addr_list("cc"),
+        addr_list("bcc"),
+        quote(part.value("in-reply-to")),
+        quote(part.value("message-id")),
+    ]
+    return b"(" + b" ".join(fields) + b")"
+
+
+def bodystructure(part: MimePart, *, extended: bool) -> bytes:
+    if part.maintype == "multipart" and part.children:
+        children = b"".join(bodystructure(child, extended=extended) for child in part.children)
+        out = children + b" " + quote(part.subtype)
+        if extended:
+            out += b" " + _params(part.params) + b" " + _disposition(part) + b" NIL NIL"
+        return b"(" + out + b")"
+    encoding = (part.value("content-transfer-encoding") or "7bit").strip()
+    fields = [
+        quote(part.maintype),
+        quote(part.subtype),
+        _params(part.params),
+        quote(part.value("content-id")),
+        quote(part.value("content-description")),
+        quote(encoding),
+        str(len(part.body)).encode(),
+    ]
+    if part.maintype == "message" and part.subtype == "rfc822" and part.encapsulated is not None:
+        fields += [
+            envelope(part.encapsulated),
+            bodystructure(part.encapsulated, extended=extended),
+            str(_lines(part.body)).encode(),
+        ]
+    elif part.maintype == "text":
+        fields.append(str(_lines(part.body)).encode())
+    if extended:
+        fields += [b"NIL", _disposition(part), b"NIL", b"NIL"]
+    return b"(" + b" ".join(fields) + b")"
+
+
+def _disposition(part: MimePart) -> bytes:
+    value = part.value("content-disposition")
+    if not value:
+        return b"NIL"
+    kind, _, rest = value.partition(";")
+    params: dict[str, str] = {}
+    for match in re.finditer(r'([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)', rest):
+        val = match.group(2)
+        if val.startswith('"') and val.endswith('"') and len(val) >= 2:
+            val = val[1:-1]
+        params[match.group(1).lower()] = val
+    return b"(" + quote(kind.strip().lower()) + b" " + _params(params) + b")"
+
+
+def _find_part(root: MimePart, path: tuple[int, ...]) -> MimePart | None:
+    """Section part numbers (RFC 3501 6.4.5). Part 1 of a non-multipart message is its body."""
+    node = root
+    for number in path:
+        container = node.encapsulated if node is not root and node.encapsulated is not None else node
+        if container.maintype == "multipart" and container.children:
+            if not 1 <= number <= len(container.children):
+                return None
+            node = container.children[number - 1]
+        elif number == 1:
+            node = container
+        else:
+            return None
+    return node
+
+
+def section_data(raw: bytes, item: FetchItem) -> bytes:
+    """The bytes a BODY[...] / RFC822* item returns for message ``raw`` (before any partial)."""
+    if item.attr == "RFC822":
+        return raw
+    if item.attr == "RFC822.HEADER":
+        return split_message(raw)[0]
+    if item.attr == "RFC822.TEXT":
+        return split_message(raw)[1]
+    root = parse_mime(raw)
+    if not item.part:
+        target: MimePart | None = root
+        message: MimePart | None = root
+    else:
+        target = _find_part(root, item.part)
+        message = target.encapsulated if target is not None else None
+    if target is None:
+        return b""
+    if item.spec == "":
+        if not item.part:
+            return raw
+        return target.body if target is not root else split_message(raw)[1]
+    if item.spec == "MIME":
+        return target.header if item.part else b""
+    if message is None:
+        return b""
+    if item.spec == "HEADER":
+        return message.header
+    if item.spec == "TEXT":
+        return message.body
+    return header_fields(message.header, item.fields, exclude=item.spec == "HEADER.FIELDS.NOT")
+
+
+# --- search ----------------------------------------------------------------------------------------------
+
+SearchPredicate = Callable[[int, StoredMessage], bool]
+
+_FLAG_KEYS = {
+    "ANSWERED": ("\\Answered", True),
+    "DELETED": ("\\Deleted", True),
+    "DRAFT": ("\\Draft", True),
+    "FLAGGED": ("\\Flagged", True),
+    "SEEN": ("\\Seen", True),
+    "OLD": ("\\Recent", False),
+    "UNANSWERED": ("\\Answered", False),
+    "UNDELETED": ("\\Deleted", False),
+    "UNDRAFT": ("\\Draft", False),
+    "UNFLAGGED": ("\\Flagged", False),
+    "UNSEEN": ("\\Seen", False),
+}
+_ADDRESS_KEYS = {"BCC", "CC", "FROM", "SUBJECT", "TO"}
+
+
+class _SearchParser:
+    def __init__(self, tokens: Sequence[Token], max_uid: int, count: int) -> None:
+        self.tokens = list(tokens)
+        self.pos = 0
+        self.max_uid = max_uid
+        self.count = count
+
+    def parse_all(self) -> SearchPredicate:
+        if self.pos < len(self.tokens) and _is_atom(self.tokens[self.pos], "CHARSET"):
+            self.pos += 2
+        preds = []
+        while self.pos < len(self.tokens):
+            preds.append(self.parse_one())
+        if not preds:
+            raise ProtocolError("empty search")
+        return lambda msn, msg: all(p(msn, msg) for p in preds)
+
+    def _next(self) -> Token:
+        if self.pos >= len(self.tokens):
+            raise ProtocolError("search criterion incomplete")
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def parse_one(self) -> SearchPredicate:
+        token = self._next()
+        if isinstance(token, list):
+            sub = _SearchParser(token, self.max_uid, self.count)
+            preds = [sub.parse_one()]
+            while sub.pos < len(sub.tokens):
+                preds.append(sub.parse_one())
+            return lambda msn, msg: all(p(msn, msg) for p in preds)
+        if isinstance(token, String):
+            raise ProtocolError("search key expected")
+        key = token.upper()
+        if key == "ALL":
+            return lambda msn, msg: True
+        if key in ("RECENT", "NEW"):
+            return lambda msn, msg: False
+        if key in _FLAG_KEYS:
+            flag, wanted = _FLAG_KEYS[key]
+            return lambda msn, msg: (flag in msg.flags) == wanted
+        if key in ("KEYWORD", "UNKEYWORD"):
+            kw = normalise_flag(text_of(self._next()))
+            wanted = key == "KEYWORD"
+            return lambda msn, msg: (kw in msg.flags) == wanted
+        if key in _ADDRESS_KEYS:
+            needle = text_of(self._next()).lower()
+            name = key.lower()
+            return lambda msn, msg: needle in (header_value(split_message(msg.raw)[0], name) or "").lower()
+        if key == "HEADER":
+            name = text_of(self._next()).lower()
+            needle = text_of(self._next()).lower()
+
+            def header_pred(msn: int, msg: StoredMessage) -> bool:
+                header = split_message(msg.raw)[0]
+                return any(k == name and needle in v.lower() for k, v in parse_headers(header))
+
+            return header_pred
+        if key in ("BODY", "TEXT"):
+            needle_b = text_of(self._next()).lower().encode("utf-8", "surrogateescape")
+            whole = key == "TEXT"
+            return lambda msn, msg: needle_b in (msg.raw if whole else split_message(msg.raw)[1]).lower()
+        if key in ("BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"):
+            day = parse_search_date(text_of(self._next()))
+            sent = key.startswith("SENT")
+            op = key[4:] if sent else key
+
+            def date_pred(msn: int, msg: StoredMessage) -> bool:
+                when = msg.internaldate
+                if sent:
+                    value = header_value(split_message(msg.raw)[0], "date")
+                    try:
+                        when = email.utils.parsedate_to_datetime(value) if value else when
+                    except (TypeError, ValueError, IndexError):
+                        pass
+                d = when.date()
+                return d < day if op == "BEFORE" else d == day if op == "ON" else d >= day
+
+            return date_pred
+        if key in ("LARGER", "SMALLER"):
+            size_text = text_of(self._next())
+            if not size_text.isdigit():
+                raise ProtocolError("number expected")
+            size = int(size_text)
+            if key == "LARGER":
+                return lambda msn, msg: len(msg.raw) > size
+            return lambda msn, msg: len(msg.raw) < size
+        if key == "UID":
+            ranges = parse_set(text_of(self._next()), self.max_uid)
+            return lambda msn, msg: in_ranges(msg.uid, ranges)
+        if key == "NOT":
+            inner = self.parse_one()
+            return lambda msn, msg: not inner(msn, msg)
+        if key == "OR":
+            left = self.parse_one()
+            right = self.parse_one()
+            return lambda msn, msg: left(msn, msg) or right(msn, msg)
+        if re.fullmatch(r"[0-9*:,]+", key):
+            seq_ranges = parse_set(key, self.count)
+            return lambda msn, msg: in_ranges(msn, seq_ranges)
+        raise ProtocolError(f"unknown search key {key!r}")
+
+
+def _is_atom(token: Token, word: str) -> bool:
+    return isinstance(token, Atom) and token.upper() == word
+
+
+# --- the server -------------------------------------------------------------------------------------------
+
+
+class _TCPServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], emulator: EmulatorServer) -> None:
+        self.emulator = emulator
+        super().__init__(address, _Connection)
+
+
+class EmulatorServer:
+    """The IMAP emulator. Thread-safe: one lock guards all mailbox state."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        user: str = "user",
+        password: str = "secret",
+        uidplus: bool = True,
+        max_errors_per_connection: int | None = 10,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.uidplus = uidplus
+        self.max_errors_per_connection = max_errors_per_connection
+        self.lock = threading.RLock()
+        self.log: list[LogEntry] = []
+        self.errors: list[BaseException] = []
+        self._folders: dict[str, _Folder] = {}
+        self._tcp: _TCPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: dict[int, socket.socket] = {}
+        self._connection_ids = itertools.count(1)
+        self.reset()
+
+    # lifecycle
+    def start(self) -> EmulatorServer:
+        if self._tcp is not None:
+            return self
+        tcp = _TCPServer((self.host, self.port), self)
+        self._tcp = tcp
+        self.port = tcp.server_address[1]
+        self._thread = threading.Thread(
+            target=tcp.serve_forever, kwargs={"poll_interval": 0.05}, name=f"imap-emulator:{self.port}"
+        )
+        self._thread.daemon = True
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        tcp, self._tcp = self._tcp, None
+        if tcp is None:
+            return
+        tcp.shutdown()
+        tcp.server_close()
+        self._close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def capabilities(self) -> list[str]:
+        caps = ["IMAP4", "IMAP4rev1", "AUTH=PLAIN", "IDLE", "NAMESPACE", "ID", "LITERAL+", "CHILDREN"]
+        if self.uidplus:
+            caps.insert(3, "UIDPLUS")
+        return caps
+
+    def _close_connections(self) -> None:
+        with self.lock:
+            sockets = list(self._connections.values())
+            self._connections.clear()
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def reset(self) -> None:
+        """Drop all folders (recreate an empty INBOX), faults, log and errors; keep listening.
+
+        Open connections are closed, since their selected mailbox no longer exists.
+        """
+        self._close_connections()
+        with self.lock:
+            self._folders = {"INBOX": _Folder("INBOX", uidvalidity=1)}
+            self.log = []
+            self.errors = []
+
+    # mailbox administration
+    def _folder(self, name: str) -> _Folder:
+        folder = self._folders.get(canonical_folder(name))
+        if folder is None:
+            raise KeyError(f"no such folder: {name!r}")
+        return folder
+
+    def add_folder(self, name: str, *, uidvalidity: int = 1) -> None:
+        with self.lock:
+            key = canonical_folder(name)
+            if key in self._folders:
+                self._folders[key].uidvalidity = uidvalidity
+            else:
+                self._folders[key] = _Folder(key, uidvalidity=uidvalidity)
+
+    def folders(self) -> list[str]:
+        with self.lock:
+            return list(self._folders)
+
+    def append(
+        self,
+        folder: str,
+        raw: bytes,
+        *,
+        flags: Iterable[str] = (),
+        internaldate: datetime | None = None,
+        fault: Fault | None = None,
+    ) -> int:
+        """Store ``raw`` (line endings normalised to CRLF) and return its UID."""
+        data = to_crlf(raw)
+        with self.lock:
+            box = self._folder(folder)
+            msg = self._store(box, data, {normalise_flag(f) for f in flags}, internaldate)
+            self._apply_fault(msg, fault)
+            return msg.uid
+
+    def _store(
+        self, box: _Folder, raw: bytes, flags: set[str], internaldate: datetime | None
+    ) -> StoredMessage:
+        uid = box.next_uid
+        if box.get(uid) is not None:
+            raise ValueError(f"UID {uid} already exists in {box.name!r}")
+        when = internaldate if internaldate is not None else internaldate_of(raw)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        msg = StoredMessage(uid=uid, flags=set(flags), raw=raw, internaldate=when)
+        box.messages.append(msg)
+        box.next_uid = uid + 1
+        return msg
+
+    @staticmethod
+    def _apply_fault(msg: StoredMessage, fault: Fault | None) -> None:
+        msg.fault = Fault(fault) if fault is not None else None
+        if msg.fault in PLACEHOLDER_FAULTS and msg.substitute is None:
+            msg.substitute = build_substitute(msg)
+
+    def set_fault(self, folder: str, uid: int, fault: Fault | None) -> None:
+        with self.lock:
+            msg = self._folder(folder).get(uid)
+            if msg is None:
+                raise KeyError(f"no UID {uid} in {folder!r}")
+            self._apply_fault(msg, fault)
+
+    def set_substitute(self, folder: str, uid: int, substitute: bytes) -> None:
+        """Serve ``substitute`` (e.g. a custom :func:`exchange_substitute`) for a placeholder fault."""
+        with self.lock:
+            msg = self._folder(folder).get(uid)
+            if msg is None:
+                raise KeyError(f"no UID {uid} in {folder!r}")
+            msg.substitute = to_crlf(substitute)
+
+    def set_uidvalidity(self, folder: str, value: int) -> None:
+        with self.lock:
+            self._folder(folder).uidvalidity = value
+
+    def set_next_uid(self, folder: str, uid: int) -> None:
+        with self.lock:
+            self._folder(folder).next_uid = uid
+
+    def expunge_uid(self, folder: str, uid: int) -> None:
+        with self.lock:
+            box = self._folder(folder)
+            msg = box.get(uid)
+            if msg is None:
+                raise KeyError(f"no UID {uid} in {folder!r}")
+            box.messages.remove(msg)
+
+    def set_flags(self, folder: str, uid: int, flags: Iterable[str]) -> None:
+        with self.lock:
+            msg = self._folder(folder).get(uid)
+            if msg is None:
+                raise KeyError(f"no UID {uid} in {folder!r}")
+            msg.flags = {normalise_flag(f) for f in flags}
+
+    def messages(self, folder: str) -> list[StoredMessage]:
+        """Copies of the stored messages, in sequence-number order."""
+        with self.lock:
+            return [dataclasses.replace(m, flags=set(m.flags)) for m in self._folder(folder).messages]
+
+    def uidvalidity(self, folder: str) -> int:
+        with self.lock:
+            return self._folder(folder).uidvalidity
+
+    # inspection
+    def commands(self, name: str | None = None) -> list[LogEntry]:
+        with self.lock:
+            if name is None:
+                return list(self.log)
+            wanted = name.upper()
+            return [entry for entry in self.log if entry.command == wanted]
+
+    def content_fetches(self, folder: str, uid: int) -> int:
+        key = canonical_folder(folder)
+        with self.lock:
+            return sum(
+                1
+                for e in self.log
+                if e.command in ("FETCH", "UID FETCH") and e.content and e.folder == key and uid in e.uids
+            )
+
+    def raise_errors(self) -> None:
+        """Re-raise the first exception a connection handler hit (an emulator bug), if any."""
+        with self.lock:
+            errors = list(self.errors)
+        if errors:
+            raise errors[0]
+
+    # connection bookkeeping (used by the handler)
+    def _register(self, sock: socket.socket) -> int:
+        with self.lock:
+            number = next(self._connection_ids)
+            self._connections[number] = sock
+            return number
+
+    def _unregister(self, number: int) -> None:
+        with self.lock:
+            self._connections.pop(number, None)
+
+
+# --- one connection ---------------------------------------------------------------------------------------
+
+
+class _Closed(Exception):
+    """The client went away."""
+
+
+@dataclass
+class _Context:
+    tag: str
+    command: str
+    line: str
+    folder: str | None
+    uids: tuple[int, ...] = ()
+    content: bool = False
+
+
+class _Connection(socketserver.BaseRequestHandler):
+    server: _TCPServer
+    request: socket.socket
+
+    def setup(self) -> None:
+        self.emu = self.server.emulator
+        self.number = self.emu._register(self.request)
+        self.rfile: BinaryIO = self.request.makefile("rb")
+        self.out: list[bytes] = []
+        self.authenticated = False
+        self.selected: str | None = None
+        self.readonly = False
+        self.view: list[int] = []
+        self.errors = 0
+        self.closing = False
+        self.may_sync = False
+
+    def finish(self) -> None:
+        self.emu._unregister(self.number)
+        try:
+            self.rfile.close()
+        except OSError:
+            pass
+
+    # I/O
+    def send(self, line: str | bytes) -> None:
+        data = line.encode("utf-8", errors="surrogateescape") if isinstance(line, str) else line
+        self.out.append(data + b"\r\n")
+
+    def flush(self) -> None:
+        if not self.out:
+            return
+        data = b"".join(self.out)
+        self.out = []
+        self.request.sendall(data)
+
+    def read_line(self) -> bytes:
+        line = self.rfile.readline(_MAX_LINE)
+        if not line:
+            raise _Closed()
+        return line
+
+    def read_command(self) -> tuple[bytes, str]:
+        """One complete command (literals included) and its text without literal payloads."""
+        parts: list[bytes] = []
+        text: list[bytes] = []
+        line = self.read_line()
+        while True:
+            parts.append(line)
+            text.append(line.rstrip(b"\r\n"))
+            match = _LITERAL_AT_END.search(line)
+            if not match or not line.endswith(b"\r\n"):
+                break
+            size = int(match.group(1))
+            if size > _MAX_LITERAL:
+                raise ProtocolError("literal too large")
+            if not match.group(2):
+                self.send("+ Ready for additional command text.")
+                self.flush()
+            payload = self.rfile.read(size)
+            if len(payload) < size:
+                raise _Closed()
+            parts.append(payload)
+            line = self.read_line()
+        return b"".join(parts), b"".join(text).decode("utf-8", errors="replace")
+
+    def close_connection(self) -> None:
+        self.closing = True
+
+    # main loop
+    def handle(self) -> None:
+        try:
+            self.send(GREETING)
+            self.flush()
+            while not self.closing:
+                try:
+                    data, text = self.read_command()
+                except ProtocolError as exc:
+                    self.send(f"* BAD {exc}")
+                    self.flush()
+                    continue
+                self.run_command(data, text)
+                self.flush()
+        except (_Closed, ConnectionError, TimeoutError):
+            pass
+        except OSError:
+            pass
+        finally:
+            try:
+                self.flush()
+            except OSError:
+                pass
+            try:
+                self.request.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def run_command(self, data: bytes, text: str) -> None:
+        try:
+            tokens = tokenize(data)
+        except ProtocolError as exc:
+            tag = text.split(" ", 1)[0] if text.strip() else "*"
+            self.tagged(tag, "BAD", f"Command Argument Error. {exc}")
+            return
+        if not tokens:
+            return
+        tag_token = tokens[0]
+        if not isinstance(tag_token, Atom) or tag_token in ("*", "+"):
+            self.send("* BAD Command Error. 10")
+            return
+        tag = str(tag_token)
+        if len(tokens) < 2 or not isinstance(tokens[1], Atom):
+            self.tagged(tag, "BAD", "Command Error. 12")
+            return
+        name = tokens[1].upper()
+        args = tokens[2:]
+        if name == "UID":
+            if not args or not isinstance(args[0], Atom):
+                self.tagged(tag, "BAD", "Command Error. 12")
+                return
+            name = "UID " + args[0].upper()
+            args = args[1:]
+        ctx = _Context(tag=tag, command=name, line=text, folder=self.selected)
+        handler = self.HANDLERS.get(name)
+        try:
+            if handler is None or (name == "UID EXPUNGE" and not self.emu.uidplus):
+                self.tagged(tag, "BAD", "Command Error. 12")
+                return
+            method, state = handler
+            needs_login = state in ("auth", "selected") and not self.authenticated
+            if needs_login or (state == "selected" and self.selected is None):
+                self.tagged(tag, "BAD", INVALID_STATE_TEXT)
+                return
+            if name in ("IDLE", "AUTHENTICATE"):
+                method(self, ctx, args)
+                return
+            # RFC 3501 7.4.1: no EXPUNGE while a sequence-number FETCH/STORE/SEARCH is in progress.
+            self.may_sync = name not in ("FETCH", "STORE", "SEARCH", "LOGOUT")
+            with self.emu.lock:
+                method(self, ctx, args)
+        except ProtocolError as exc:
+            self.out = [o for o in self.out if o.startswith(b"* BYE")]  # drop partial answers
+            self.tagged(tag, "BAD", f"Command Argument Error. {exc}")
+        except _Closed:
+            raise
+        except (ConnectionError, TimeoutError):
+            raise
+        except Exception as exc:
+            with self.emu.lock:
+                self.emu.errors.append(exc)
+            self.out = []
+            self.tagged(tag, "BAD", f"Internal emulator error: {type(exc).__name__}")
+        finally:
+            with self.emu.lock:
+                self.emu.log.append(
+                    LogEntry(
+                        connection=self.number,
+                        tag=ctx.tag,
+                        command=ctx.command,
+                        line=ctx.line,
+                        folder=ctx.folder,
+                        uids=ctx.uids,
+                        content=ctx.content,
+                    )
+                )
+
+    def tagged(self, tag: str, status: str, text: str) -> None:
+        """Send the tagged reply, preceded by pending EXPUNGE/EXISTS news when the command allows."""
+        if self.may_sync and self.selected is not None and not self.closing:
+            self.sync_view()
+        self.send(f"{tag} {status} {text}")
+        if status in ("NO", "BAD"):
+            self.errors += 1
+            limit = self.emu.max_errors_per_connection
+            if limit is not None and limit > 0 and self.errors >= limit:
+                self.send(BYE_TOO_MANY_ERRORS)
+                self.close_connection()
+
+    # mailbox view of this session
+    def box(self) -> _Folder:
+        assert self.selected is not None
+        folder = self.emu._folders.get(self.selected)
+        if folder is None:
+            raise ProtocolError("selected mailbox no longer exists")
+        return folder
+
+    def sync_view(self) -> None:
+        folder = self.emu._folders.get(self.selected or "")
+        current = [m.uid for m in folder.messages] if folder is not None else []
+        present = set(current)
+        index = 0
+        while index < len(self.view):
+            if self.view[index] not in present:
+                self.send(f"* {index + 1} EXPUNGE")
+                del self.view[index]
+            else:
+                index += 1
+        known = set(self.view)
+        new = [uid for uid in current if uid not in known]
+        if new:
+            self.view.extend(new)
+            self.send(f"* {len(self.view)} EXISTS")
+
+    def targets(self, set_text: str, uid_mode: bool) -> list[tuple[int, StoredMessage]]:
+        box = self.box()
+        by_uid = {m.uid: m for m in box.messages}
+        if uid_mode:
+            ranges = parse_set(set_text, max(by_uid) if by_uid else 0)
+            found = []
+            for index, uid in enumerate(self.view):
+                msg = by_uid.get(uid)
+                if msg is not None and in_ranges(uid, ranges):
+                    found.append((index + 1, msg))
+            return found
+        if not self.view and "*" in set_text:
+            return []
+        ranges = parse_set(set_text, len(self.view))
+        for low, high in ranges:
+            if low < 1 or high > len(self.view):
+                raise ProtocolError("Invalid message sequence number")
+        out = []
+        for index, uid in enumerate(self.view):
+            msg = by_uid.get(uid)
+            if msg is not None and in_ranges(index + 1, ranges):
+                out.append((index + 1, msg))
+        return out
+
+    def resolve_mailbox(self, token: Token) -> str:
+        return canonical_folder(text_of(token))
+
+    # --- commands: any state
+    def cmd_capability(self, ctx: _Context, args: list[Token]) -> None:
+        self.send("* CAPABILITY " + " ".join(self.emu.capabilities))
+        self.tagged(ctx.tag, "OK", "CAPABILITY completed.")
+
+    def cmd_noop(self, ctx: _Context, args: list[Token]) -> None:
+        self.tagged(ctx.tag, "OK", "NOOP completed.")
+
+    def cmd_check(self, ctx: _Context, args: list[Token]) -> None:
+        self.tagged(ctx.tag, "OK", "CHECK completed.")
+
+    def cmd_logout(self, ctx: _Context, args: list[Token]) -> None:
+        self.send(BYE_LOGOUT)
+        self.tagged(ctx.tag, "OK", "LOGOUT completed.")
+        self.close_connection()
+
+    def cmd_id(self, ctx: _Context, args: list[Token]) -> None:
+        self.send('* ID ("name" "offlineimap-phantomfix IMAP emulator")')
+        self.tagged(ctx.tag, "OK", "ID completed.")
+
+    def cmd_starttls(self, ctx: _Context, args: list[Token]) -> None:
+        self.tagged(ctx.tag, "BAD", "Command Error. 12")
+
+    # --- not authenticated
+    def cmd_login(self, ctx: _Context, args: list[Token]) -> None:
+        if len(args) != 2:
+            raise ProtocolError("LOGIN needs user and password")
+        self.login(ctx, text_of(args[0]), text_of(args[1]))
+
+    def login(self, ctx: _Context, user: str, password: str) -> None:
+        if self.authenticated:
+            self.tagged(ctx.tag, "BAD", INVALID_STATE_TEXT)
+        elif user == self.emu.user and password == self.emu.password:
+            self.authenticated = True
+            self.tagged(ctx.tag, "OK", f"{ctx.command} completed.")
+        else:
+            self.tagged(ctx.tag, "NO", f"{ctx.command} failed.")
+
+    def cmd_authenticate(self, ctx: _Context, args: list[Token]) -> None:
+        if not args or text_of(args[0]).upper() != "PLAIN":
+            self.tagged(ctx.tag, "NO", "The specified authentication mechanism is not supported.")
+            self.flush()
+            return
+        if len(args) > 1:
+            response = text_of(args[1]).encode("ascii", errors="replace")
+        else:
+            self.send("+ ")
+            self.flush()
+            response = self.read_line().strip()
+        if response == b"*":
+            self.tagged(ctx.tag, "BAD", "AUTHENTICATE cancelled.")
+            self.flush()
+            return
+        try:
+            decoded = base64.b64decode(response, validate=True)
+            _authzid, user, password = decoded.split(b"\0", 2)
+        except (binascii.Error, ValueError):
+            self.tagged(ctx.tag, "NO", "AUTHENTICATE failed.")
+            self.flush()
+            return
+        with self.emu.lock:
+            self.login(ctx, user.decode("utf-8", "replace"), password.decode("utf-8", "replace"))
+        self.flush()
+
+    # --- authenticated
+    def cmd_namespace(self, ctx: _Context, args: list[Token]) -> None:
+        self.send('* NAMESPACE (("" "/")) NIL NIL')
+        self.tagged(ctx.tag, "OK", "NAMESPACE completed.")
+
+    def cmd_list(self, ctx: _Context, args: list[Token]) -> None:
+        if len(args) != 2:
+            raise ProtocolError("LIST needs reference and pattern")
+        reference, pattern = text_of(args[0]), text_of(args[1])
+        verb = ctx.command
+        if pattern == "":
+            self.send(f'* {verb} (\\Noselect) "/" ""')
+            self.tagged(ctx.tag, "OK", f"{verb} completed.")
+            return
+        full = reference + pattern
+        regex = "".join(
+            ".*" if ch == "*" else "[^/]*" if ch == "%" else re.escape(ch) for ch in full
+        )
+        names = sorted(self.emu._folders, key=lambda n: (n != "INBOX", n.lower()))
+        for name in names:
+            target = name
+            matched = re.fullmatch(regex, name) is not None
+            if not matched and name == "INBOX":
+                matched = re.fullmatch(regex, name, re.IGNORECASE) is not None
+            if not matched:
+                continue
+            children = any(other.startswith(name + "/") for other in names)
+            flag = "\\HasChildren" if children else "\\HasNoChildren"
+            self.send(f'* {verb} ({flag}) "/" '.encode() + quote(target))
+        self.tagged(ctx.tag, "OK", f"{verb} completed.")
+
+    def cmd_create(self, ctx: _Context, args: list[Token]) -> None:
+        if len(args) != 1:
+            raise ProtocolError("CREATE needs a mailbox")
+        name = self.resolve_mailbox(args[0]).rstrip("/")
+        ctx.folder = name
+        if not name or name in self.emu._folders:
+            self.tagged(ctx.tag, "NO", "Mailbox already exists.")
+            return
+        self.emu._folders[name] = _Folder(name, uidvalidity=1)
+        self.tagged(ctx.tag, "OK", "CREATE completed.")
+
+    def cmd_delete(self, ctx: _Context, args: list[Token]) -> None:
+        if len(args) != 1:
+            raise ProtocolError("DELETE needs a mailbox")
+        name = self.resolve_mailbox(args[0])
+        ctx.folder = name
+        if name == "INBOX" or name not in self.emu._folders:
+            self.tagged(ctx.tag, "NO", "DELETE failed.")
+            return
+        del self.emu._folders[name]
+        self.tagged(ctx.tag, "OK", "DELETE completed.")
+
+    def cmd_subscribe(self, ctx: _Context, args: list[Token]) -> None:
+        self.tagged(ctx.tag, "OK", f"{ctx.command} completed.")
+
+    def cmd_select(self, ctx: _Context, args: list[Token]) -> None:
+        if len(args) < 1:
+            raise ProtocolError("SELECT needs a mailbox")
+        name = self.resolve_mailbox(args[0])
+        ctx.folder = name
+        self.selected = None
+        self.view = []
+        folder = self.emu._folders.get(name)
+        if folder is None:
+            self.tagged(ctx.tag, "NO", f"{ctx.command} failed.")
+            return
+        self.selected = name
+        self.readonly = ctx.command == "EXAMINE"
+        self.view = [m.uid for m in folder.messages]
+        keywords = sorted({f for m in folder.messages for f in m.flags if f not in SYSTEM_FLAGS})
+        flag_list = " ".join([*_SELECT_FLAGS, *keywords])
+        self.send(f"* {len(self.view)} EXISTS")
+        self.send("* 0 RECENT")
+        self.send(f"* FLAGS ({flag_list})")
+        self.send(f"* OK [PERMANENTFLAGS ({flag_list} \\*)] Permanent flags")
+        unseen = next((i + 1 for i, m in enumerate(folder.messages) if "\\Seen" not in m.flags), None)
+        if unseen is not None:
+            self.send(f"* OK [UNSEEN {unseen}] Is the first unseen message")
+        self.send(f"* OK [UIDVALIDITY {folder.uidvalidity}] UIDVALIDITY value")
+        self.send(f"* OK [UIDNEXT {folder.next_uid}] The next unique identifier value")
+        mode = "READ-ONLY" if self.readonly else "READ-WRITE"
+        self.tagged(ctx.tag, "OK", f"[{mode}] {ctx.command} completed.")
+
+    def cmd_status(self, ctx: _Context, args: list[Token]) -> None:
+        if len(args) != 2 or not isinstance(args[1], list):
+            raise ProtocolError("STATUS needs a mailbox and a list")
+        name = self.resolve_mailbox(args[0])
+        ctx.folder = name
+        folder = self.emu._folders.get(name)
+        if folder is None:
+            self.tagged(ctx.tag, "NO", "STATUS failed.")
+            return
+        values = {
+            "MESSAGES": len(folder.messages),
+            "RECENT": 0,
+            "UIDNEXT": folder.next_uid,
+            "UIDVALIDITY": folder.uidvalidity,
+            "UNSEEN": sum(1 for m in folder.messages if "\\Seen" not in m.flags),
+        }
+        out = []
+        for item in args[1]:
+            key = text_of(item).upper()
+            if key not in values:
+                raise ProtocolError(f"unknown status item {key}")
+            out.append(f"{key} {values[key]}")
+        self.send(b"* STATUS " + quote(name) + (" (" + " ".join(out) + ")").encode())
+        self.tagged(ctx.tag, "OK", "STATUS completed.")
+
+    def cmd_append(self, ctx: _Context, args: list[Token]) -> None:
+        if len(args) < 2:
+            raise ProtocolError("APPEND needs a mailbox and a message")
+        name = self.resolve_mailbox(args[0])
+        ctx.folder = name
+        rest = args[1:]
+        flags: set[str] = set()
+        when: datetime | None = None
+        if rest and isinstance(rest[0], list):
+            flags = {normalise_flag(text_of(t)) for t in rest[0]}
+            rest = rest[1:]
+        if len(rest) == 2:
+            when = parse_internaldate(text_of(rest[0]))
+            rest = rest[1:]
+        if len(rest) != 1 or not isinstance(rest[0], String):
+            raise ProtocolError("APPEND message literal expected")
+        folder = self.emu._folders.get(name)
+        if folder is None:
+            self.tagged(ctx.tag, "NO", "[TRYCREATE] Mailbox does not exist.")
+            return
+        msg = self.emu._store(folder, to_crlf(rest[0].data), flags - {"\\Recent"}, when)
+        ctx.uids = (msg.uid,)
+        code = f"[APPENDUID {folder.uidvalidity} {msg.uid}] " if self.emu.uidplus else ""
+        self.tagged(ctx.tag, "OK", f"{code}APPEND completed.")
+
+    def cmd_idle(self, ctx: _Context, args: list[Token]) -> None:
+        self.send("+ IDLE accepted, awaiting DONE command.")
+        self.flush()
+        while True:
+            line = self.read_line().strip()
+            if line.upper() == b"DONE":
+                break
+            with self.emu.lock:
+                if self.selected is not None:
+                    self.sync_view()
+            self.flush()
+        with self.emu.lock:
+            self.may_sync = True
+            self.tagged(ctx.tag, "OK", "IDLE completed.")
+
+    # --- selected
+    def cmd_close(self, ctx: _Context, args: list[Token]) -> None:
+        if ctx.command == "CLOSE" and not self.readonly:
+            box = self.box()
+            box.messages = [m for m in box.messages if "\\Deleted" not in m.flags]
+        self.selected = None
+        self.view = []
+        self.tagged(ctx.tag, "OK", f"{ctx.command} completed.")
+
+    def cmd_expunge(self, ctx: _Context, args: list[Token]) -> None:
+        if self.readonly:
+            self.tagged(ctx.tag, "NO", "EXPUNGE failed: mailbox is read-only.")
+            return
+        box = self.box()
+        ranges: list[tuple[int, int]] | None = None
+        if ctx.command == "UID EXPUNGE":
+            if len(args) != 1:
+                raise ProtocolError("UID EXPUNGE needs a UID set")
+            ranges = parse_set(text_of(args[0]), max((m.uid for m in box.messages), default=0))
+        doomed = [
+            m for m in box.messages if "\\Deleted" in m.flags and (ranges is None or in_ranges(m.uid, ranges))
+        ]
+        ctx.uids = tuple(m.uid for m in doomed)
+        box.messages = [m for m in box.messages if m not in doomed]
+        self.tagged(ctx.tag, "OK", "EXPUNGE completed.")
+
+    def cmd_search(self, ctx: _Context, args: list[Token]) -> None:
+        uid_mode = ctx.command.startswith("UID")
+        box = self.box()
+        by_uid = {m.uid: m for m in box.messages}
+        parser = _SearchParser(args, max(by_uid, default=0), len(self.view))
+        predicate = parser.parse_all()
+        hits = []
+        for index, uid in enumerate(self.view):
+            msg = by_uid.get(uid)
+            if msg is not None and predicate(index + 1, msg):
+                hits.append(uid if uid_mode else index + 1)
+        self.send("* SEARCH" + "".join(f" {h}" for h in hits))
+        self.tagged(ctx.tag, "OK", "SEARCH completed.")
+
+    def cmd_store(self, ctx: _Context, args: list[Token]) -> None:
+        uid_mode = ctx.command.startswith("UID")
+        if len(args) < 3:
+            raise ProtocolError("STORE needs a set, an item and flags")
+        action = text_of(args[1]).upper()
+        match = re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", action)
+        if not match:
+            raise ProtocolError(f"unknown store item {action}")
+        flag_tokens = args[2] if isinstance(args[2], list) else args[2:]
+        flags = {normalise_flag(text_of(t)) for t in flag_tokens} - {"\\Recent"}
+        targets = self.targets(text_of(args[0]), uid_mode)
+        ctx.uids = tuple(m.uid for _, m in targets)
+        if self.readonly:
+            self.tagged(ctx.tag, "NO", "STORE failed: mailbox is read-only.")
+            return
+        for msn, msg in targets:
+            if match.group(1) == "+":
+                msg.flags |= flags
+            elif match.group(1) == "-":
+                msg.flags -= flags
+            else:
+                msg.flags = set(flags)
+            if not match.group(2):
+                uid_part = f"UID {msg.uid} " if uid_mode else ""
+                self.send(f"* {msn} FETCH ({uid_part}FLAGS {format_flags(msg.flags)})")
+        self.tagged(ctx.tag, "OK", "STORE completed.")
+
+    def cmd_copy(self, ctx: _Context, args: list[Token]) -> None:
+        uid_mode = ctx.command.startswith("UID")
+        if len(args) != 2:
+            raise ProtocolError("COPY needs a set and a mailbox")
+        targets = self.targets(text_of(args[0]), uid_mode)
+        ctx.uids = tuple(m.uid for _, m in targets)
+        dest = self.emu._folders.get(self.resolve_mailbox(args[1]))
+        if dest is None:
+            self.tagged(ctx.tag, "NO", "[TRYCREATE] Mailbox does not exist.")
+            return
+        new_uids = []
+        for _, msg in targets:
+            copy = self.emu._store(dest, msg.raw, set(msg.flags), msg.internaldate)
+            copy.fault, copy.substitute = msg.fault, msg.substitute
+            new_uids.append(copy.uid)
+        code = ""
+        if self.emu.uidplus and targets:
+            src = ",".join(str(m.uid) for _, m in targets)
+            dst = ",".join(str(u) for u in new_uids)
+            code = f"[COPYUID {dest.uidvalidity} {src} {dst}] "
+        self.tagged(ctx.tag, "OK", f"{code}COPY completed.")
+
+    def cmd_fetch(self, ctx: _Context, args: list[Token]) -> None:
+        uid_mode = ctx.command.startswith("UID")
+        if len(args) != 2:
+            raise ProtocolError("FETCH needs a set and items")
+        items = parse_fetch_items(args[1])
+        if uid_mode and not any(i.attr == "UID" for i in items):
+            items.insert(0, FetchItem(attr="UID"))
+        targets = self.targets(text_of(args[0]), uid_mode)
+        content = any(i.content for i in items)
+        ctx.uids = tuple(m.uid for _, m in targets)
+        ctx.content = content
+        box = self.box()
+        vanished: list[int] = []
+        for msn, msg in targets:
+            plan = self.fault_plan(msg, items, uid_mode) if content else "normal"
+            if plan == "omit":
+                continue
+            if plan in ("no", "bad"):
+                self.out = []
+                if plan == "no":
+                    self.tagged(ctx.tag, "NO", REFUSED_NO_TEXT)
+                else:
+                    self.tagged(ctx.tag, "BAD", REFUSED_BAD_TEXT)
+                return
+            if plan == "drop":
+                self.send(BYE_DROPPED)
+                self.close_connection()
+                return
+            if plan == "vanish":
+                name = next(i.response_name() for i in items if i.content)
+                self.send(f"* {msn} FETCH (UID {msg.uid} {name} NIL)")
+                box.messages.remove(msg)
+                vanished.append(msg.uid)
+                continue
+            source = msg
+            if plan == "wrong":
+                following = self.view[msn] if msn < len(self.view) else None
+                nxt = box.get(following) if following is not None else None
+                if nxt is None:
+                    continue
+                source = nxt
+            raw = source.raw
+            if source.fault in PLACEHOLDER_FAULTS and source.substitute is not None:
+                raw = source.substitute
+            self.send(self.fetch_response(msn, source, raw, items))
+        for uid in vanished:
+            index = self.view.index(uid)
+            self.send(f"* {index + 1} EXPUNGE")
+            del self.view[index]
+        if vanished:
+            self.tagged(ctx.tag, "OK", EXPUNGEISSUED_TEXT)
+        else:
+            self.tagged(ctx.tag, "OK", "FETCH completed.")
+
+    @staticmethod
+    def fault_plan(msg: StoredMessage, items: Sequence[FetchItem], uid_mode: bool) -> str:
+        fault = msg.fault
+        if fault is None:
+            return "normal"
+        if fault == Fault.EMPTY:
+            return "omit"
+        if fault == Fault.PLACEHOLDER:
+            return "omit" if any(i.peek_body for i in items) else "substitute"
+        if fault == Fault.PLACEHOLDER_PEEK:
+            return "substitute"
+        if fault == Fault.REFUSED_NO:
+            return "no"
+        if fault == Fault.REFUSED_BAD:
+            return "bad"
+        if fault == Fault.DROPPED:
+            return "drop"
+        if fault == Fault.VANISH:
+            return "vanish"
+        if fault == Fault.SEQUENCE_ONLY:
+            return "omit" if uid_mode else "normal"
+        if fault == Fault.SEQUENCE_WRONG:
+            return "omit" if uid_mode else "wrong"
+        return "normal"
+
+    def fetch_response(self, msn: int, msg: StoredMessage, raw: bytes, items: Sequence[FetchItem]) -> bytes:
+        parts: list[bytes] = []
+        flags_changed = False
+        if not self.readonly and any(i.sets_seen for i in items) and "\\Seen" not in msg.flags:
+            msg.flags.add("\\Seen")
+            flags_changed = True
+        parsed: MimePart | None = None
+        for item in items:
+            attr = item.attr
+            if attr == "UID":
+                value = str(msg.uid).encode()
+            elif attr == "FLAGS":
+                value = format_flags(msg.flags).encode()
+            elif attr == "INTERNALDATE":
+                value = b'"' + format_internaldate(msg.internaldate).encode() + b'"'
+            elif attr == "RFC822.SIZE":
+                value = str(len(raw)).encode()
+            elif attr in ("ENVELOPE", "BODYSTRUCTURE", "BODY"):
+                parsed = parsed or parse_mime(raw)
+                if attr == "ENVELOPE":
+                    value = envelope(parsed)
+                else:
+                    value = bodystructure(parsed, extended=attr == "BODYSTRUCTURE")
+            else:
+                data = section_data(raw, item)
+                if item.partial is not None:
+                    start, count = item.partial
+                    data = data[start:] if count is None else data[start : start + count]
+                value = literal(data)
+            parts.append(item.response_name().encode() + b" " + value)
+        if flags_changed and not any(i.attr == "FLAGS" for i in items):
+            parts.append(b"FLAGS " + format_flags(msg.flags).encode())
+        return b"* %d FETCH (" % msn + b" ".join(parts) + b")"
+
+    HANDLERS: dict[str, tuple[Callable[[_Connection, _Context, list[Token]], None], str]] = {
+        "CAPABILITY": (cmd_capability, "any"),
+        "NOOP": (cmd_noop, "any"),
+        "LOGOUT": (cmd_logout, "any"),
+        "ID": (cmd_id, "any"),
+        "STARTTLS": (cmd_starttls, "any"),
+        "LOGIN": (cmd_login, "any"),
+        "AUTHENTICATE": (cmd_authenticate, "any"),
+        "NAMESPACE": (cmd_namespace, "auth"),
+        "LIST": (cmd_list, "auth"),
+        "LSUB": (cmd_list, "auth"),
+        "CREATE": (cmd_create, "auth"),
+        "DELETE": (cmd_delete, "auth"),
+        "SUBSCRIBE": (cmd_subscribe, "auth"),
+        "UNSUBSCRIBE": (cmd_subscribe, "auth"),
+        "SELECT": (cmd_select, "auth"),
+        "EXAMINE": (cmd_select, "auth"),
+        "STATUS": (cmd_status, "auth"),
+        "APPEND": (cmd_append, "auth"),
+        "IDLE": (cmd_idle, "auth"),
+        "CHECK": (cmd_check, "selected"),
+        "CLOSE": (cmd_close, "selected"),
+        "UNSELECT": (cmd_close, "selected"),
+        "EXPUNGE": (cmd_expunge, "selected"),
+        "UID EXPUNGE": (cmd_expunge, "selected"),
+        "SEARCH": (cmd_search, "selected"),
+        "UID SEARCH": (cmd_search, "selected"),
+        "STORE": (cmd_store, "selected"),
+        "UID STORE": (cmd_store, "selected"),
+        "COPY": (cmd_copy, "selected"),
+        "UID COPY": (cmd_copy, "selected"),
+        "FETCH": (cmd_fetch, "selected"),
+        "UID FETCH": (cmd_fetch, "selected"),
+    }
+

@@ -1,0 +1,3 @@
+"""Shared pytest configuration: the emulator fixtures."""
+
+pytest_plugins = ["offlineimap_phantomfix.testing.plugin"]

@@ -1,0 +1,201 @@
+"""recovery.py: the ladder, driven by scripted server answers (every scripted step must be used)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Union
+
+import pytest
+
+from offlineimap_phantomfix.recovery import (
+    MAX_COMMANDS,
+    STEP_EXAMINE_BODY,
+    STEP_RETRY,
+    STEP_SEQUENCE,
+    ConnectionDropped,
+    run_ladder,
+)
+from offlineimap_phantomfix.verdicts import Verdict
+
+UID = 15541
+MSN = 1045
+REAL = b"From: Alice <alice@example.org>\r\nSubject: Quarterly figures\r\n\r\nThe figures.\r\n"
+SUBSTITUTE = (
+    b"From: Microsoft Exchange Server 2010\r\n"
+    b"Subject: Retrieval using the IMAP4 protocol failed for the following message:\r\n 15541\r\n"
+    b"Content-Type: text/plain; charset=\"us-ascii\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    b"The server couldn't retrieve the following message:\r\n\r\nSubject: \"Quarterly figures\"\r\n"
+    b"From: \"Alice Example\" <alice@example.org>\r\nSent date: 1/20/2016 3:41:07 PM\r\n\r\n"
+    b"The message hasn't been deleted. You might be able to view it using either Outlook or Outlook Web A=\r\n"
+    b"pp. You can also try contacting the original sender to find out what the message was about.\r\n\r\n"
+    b"Thank you.\r\n"
+)
+Answer = Union[tuple[str, Sequence[object]], Exception]
+OK_EMPTY: Answer = ("OK", [None])
+LOCATED: Answer = ("OK", [b"%d (UID %d FLAGS (\\Seen))" % (MSN, UID)])
+META: Answer = ("OK", [b'%d (UID %d FLAGS () INTERNALDATE "20-Jan-2016 15:41:07 +0100" RFC822.SIZE 4242 '
+                       b'BODYSTRUCTURE ("text" "plain" NIL NIL NIL "7bit" 10 1) ENVELOPE (NIL NIL))' % (MSN, UID)])
+NO: Answer = ("NO", [b"The requested message could not be converted to an RFC-822 compatible format."])
+
+
+def body(content: bytes, uid: int = UID, name: bytes = b"BODY[]") -> Answer:
+    return ("OK", [(b"%d (UID %d %s {%d}" % (MSN, uid, name, len(content)), content), b")"])
+
+
+@dataclass
+class Script:
+    """Scripted conversation: each entry is (method, argument, answer); unused entries fail the test."""
+
+    steps: list[tuple[str, str, Answer]]
+    opened: int = 0
+    released: list[bool] = field(default_factory=list)
+
+    def open(self) -> Script.Conn:
+        self.opened += 1
+        return Script.Conn(self)
+
+    def release(self, connection: object, *, broken: bool) -> None:
+        self.released.append(broken)
+
+    def take(self, method: str, argument: str) -> tuple[str, Sequence[object]]:
+        assert self.steps, f"unexpected {method} {argument}: nothing more was scripted"
+        want_method, want_argument, answer = self.steps.pop(0)
+        assert (method, argument) == (want_method, want_argument), f"expected {want_method} {want_argument}"
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    class Conn:
+        def __init__(self, script: Script) -> None:
+            self.script = script
+
+        def uid_fetch(self, uid: int, items: str) -> tuple[str, Sequence[object]]:
+            assert uid == UID
+            return self.script.take("uid_fetch", items)
+
+        def seq_fetch(self, msn: int, items: str) -> tuple[str, Sequence[object]]:
+            assert msn == MSN
+            return self.script.take("seq_fetch", items)
+
+        def uid_search(self, uid: int) -> tuple[str, Sequence[object]]:
+            return self.script.take("uid_search", str(uid))
+
+
+def accept_all(raw: bytes) -> bool:
+    return True
+
+
+def ladder(script: Script, accept=accept_all):  # type: ignore[no-untyped-def]
+    outcome = run_ladder(script, UID, accept=accept, first_failure="does not have a message with UID '15541'")
+    assert not script.steps, f"scripted steps left unused: {script.steps}"
+    assert outcome.commands <= MAX_COMMANDS
+    return outcome
+
+
+EVIDENCE = [("uid_fetch", "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE ENVELOPE)", META),
+            ("uid_fetch", "(BODY.PEEK[HEADER])", OK_EMPTY)]
+
+
+def test_empty_everywhere_is_empty_with_evidence() -> None:
+    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", OK_EMPTY),
+                     ("uid_fetch", "(BODY[])", OK_EMPTY), ("seq_fetch", "(UID BODY.PEEK[])", OK_EMPTY), *EVIDENCE])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.EMPTY
+    assert outcome.content is None
+    assert outcome.evidence.size == 4242
+    assert outcome.evidence.sequence_number == MSN
+    assert "INTERNALDATE" not in (outcome.evidence.internaldate or "")
+    assert outcome.evidence.internaldate == "20-Jan-2016 15:41:07 +0100"
+    assert outcome.evidence.bodystructure is not None and "plain" in outcome.evidence.bodystructure
+    assert script.released == [False]
+    assert "does not have a message" in outcome.server_said
+
+
+@pytest.mark.parametrize(
+    ("steps", "step"),
+    [
+        ([("uid_fetch", "(BODY.PEEK[])", body(REAL))], STEP_RETRY),
+        ([("uid_fetch", "(BODY.PEEK[])", OK_EMPTY), ("uid_fetch", "(BODY[])", body(REAL))], STEP_EXAMINE_BODY),
+        ([("uid_fetch", "(BODY.PEEK[])", OK_EMPTY), ("uid_fetch", "(BODY[])", OK_EMPTY),
+          ("seq_fetch", "(UID BODY.PEEK[])", body(REAL))], STEP_SEQUENCE),
+    ],
+)
+def test_recovered_records_the_step_that_worked(steps: list[tuple[str, str, Answer]], step: str) -> None:
+    outcome = ladder(Script([("uid_fetch", "(UID FLAGS)", LOCATED), *steps]))
+    assert outcome.verdict is Verdict.RECOVERED
+    assert outcome.recovered_by == step
+    assert outcome.content == REAL
+
+
+def test_sequence_answer_for_another_uid_is_not_used() -> None:
+    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", OK_EMPTY),
+                     ("uid_fetch", "(BODY[])", OK_EMPTY), ("seq_fetch", "(UID BODY.PEEK[])", body(REAL, uid=UID + 3)),
+                     *EVIDENCE])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.EMPTY
+    assert outcome.content is None
+    assert any("15544" in said for said in outcome.evidence.server_said)
+
+
+def test_gone_from_fetch_and_search_is_vanished() -> None:
+    outcome = ladder(Script([("uid_fetch", "(UID FLAGS)", OK_EMPTY), ("uid_search", str(UID), ("OK", [b""]))]))
+    assert outcome.verdict is Verdict.VANISHED
+    assert not outcome.verdict.is_phantom
+
+
+def test_nil_body_then_gone_is_vanished() -> None:
+    nil: Answer = ("OK", [b"%d (UID %d BODY[] NIL)" % (MSN, UID)])
+    outcome = ladder(Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", nil),
+                             ("uid_search", str(UID), ("OK", [None]))]))
+    assert outcome.verdict is Verdict.VANISHED
+
+
+def test_substitute_from_non_peek_fetch_is_placeholder_kept_as_received() -> None:
+    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", OK_EMPTY),
+                     ("uid_fetch", "(BODY[])", body(SUBSTITUTE)), ("seq_fetch", "(UID BODY.PEEK[])", OK_EMPTY),
+                     *EVIDENCE])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.PLACEHOLDER
+    assert outcome.content == SUBSTITUTE
+    assert outcome.original is not None and outcome.original.subject == "Quarterly figures"
+
+
+def test_refused_everywhere_is_refused_and_stops_after_three_errors_in_a_row() -> None:
+    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", NO),
+                     ("uid_fetch", "(BODY[])", NO), ("seq_fetch", "(UID BODY.PEEK[])", NO)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.REFUSED
+    assert "could not be converted" in outcome.server_said
+    assert script.released == [True], "a connection with errors piling up is not reused"
+
+
+def test_drop_is_confirmed_once_on_a_fresh_connection_then_dropped() -> None:
+    bye = ConnectionDropped("FETCH failed: Internal error occurred. Refer to server log for more information.")
+    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", bye),
+                     ("uid_fetch", "(BODY.PEEK[])", bye),
+                     ("uid_fetch", "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE ENVELOPE)", META)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.DROPPED
+    assert script.opened == 3
+    assert script.released == [True, True, False]
+    assert outcome.evidence.size == 4242
+    assert "Internal error occurred" in outcome.server_said
+
+
+def test_a_single_drop_that_does_not_recur_is_not_dropped() -> None:
+    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED),
+                     ("uid_fetch", "(BODY.PEEK[])", ConnectionDropped("reset")),
+                     ("uid_fetch", "(BODY.PEEK[])", body(REAL))])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.RECOVERED and outcome.recovered_by == STEP_RETRY
+
+
+def test_bytes_that_do_not_parse_are_unparseable_and_kept_raw() -> None:
+    broken = b"\xff\xfe not a message"
+    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", body(broken)),
+                     ("uid_fetch", "(BODY[])", body(broken)), ("seq_fetch", "(UID BODY.PEEK[])", body(broken)),
+                     *EVIDENCE])
+    outcome = ladder(script, accept=lambda raw: False)
+    assert outcome.verdict is Verdict.UNPARSEABLE
+    assert outcome.content == broken
