@@ -145,8 +145,15 @@ def write_offlineimaprc(
     )
 
 
+OFFLINEIMAP_ENV = "PHANTOMFIX_OFFLINEIMAP"
+
+
 def offlineimap_command() -> list[str]:
-    """The ``offlineimap`` script installed next to the running interpreter."""
+    """The ``offlineimap`` program under test: ``$PHANTOMFIX_OFFLINEIMAP`` when set (e.g. Debian's
+    ``/usr/bin/offlineimap``), else the script installed next to the running interpreter."""
+    chosen = os.environ.get(OFFLINEIMAP_ENV, "").strip()
+    if chosen:
+        return [chosen]
     script = Path(sys.executable).with_name("offlineimap")
     if not script.exists():
         raise FileNotFoundError(f"offlineimap is not installed next to {sys.executable}")
