@@ -258,10 +258,12 @@ class _Ladder:
         if self.unparseable is not None:
             self.outcome.content = self.unparseable
             return Verdict.UNPARSEABLE
-        if self.outcome.drops >= MAX_DROPS:
-            return Verdict.DROPPED
+        # A server that said NO/BAD to a content fetch is refusing, even when it also dropped the connection
+        # (Dovecot with imap_fetch_failure = no-after answers NO once per session, then BYE on a repeat).
         if self.refused:
             return Verdict.REFUSED
+        if self.outcome.drops >= MAX_DROPS:
+            return Verdict.DROPPED
         if self.outcome.placeholder is not None:  # only the header said so: nothing to quarantine as is
             return Verdict.PLACEHOLDER
         return Verdict.EMPTY

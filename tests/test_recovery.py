@@ -199,3 +199,15 @@ def test_bytes_that_do_not_parse_are_unparseable_and_kept_raw() -> None:
     outcome = ladder(script, accept=lambda raw: False)
     assert outcome.verdict is Verdict.UNPARSEABLE
     assert outcome.content == broken
+
+
+def test_no_first_then_bye_on_repeat_is_refused_not_dropped() -> None:
+    """Dovecot's imap_fetch_failure = no-after: NO once per session, BYE when fetched again in it."""
+    serverbug: Answer = ("NO", [b"[SERVERBUG] Internal error occurred. Refer to server log for more information."])
+    bye = ConnectionDropped("FETCH failed: Internal error occurred. Refer to server log for more information.")
+    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", bye),
+                     ("uid_fetch", "(BODY.PEEK[])", serverbug), ("uid_fetch", "(BODY[])", bye),
+                     ("uid_fetch", "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE ENVELOPE)", META)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.REFUSED
+    assert "[SERVERBUG]" in outcome.server_said

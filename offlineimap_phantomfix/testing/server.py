@@ -781,6 +781,7 @@ class EmulatorServer:
         self.password = password
         self.uidplus = uidplus
         self.max_errors_per_connection = max_errors_per_connection
+        self._initial_settings = (uidplus, max_errors_per_connection)
         self.lock = threading.RLock()
         self.log: list[LogEntry] = []
         self.errors: list[BaseException] = []
@@ -855,6 +856,7 @@ class EmulatorServer:
         """
         self._close_connections()
         with self.lock:
+            self.uidplus, self.max_errors_per_connection = self._initial_settings
             self._folders = {"INBOX": _Folder("INBOX", uidvalidity=1)}
             self.log = []
             self.errors = []
