@@ -6,27 +6,38 @@ STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint bench system-packages clean
+.PHONY: demo test test-debian test-fast lint bench system-packages clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $@
 
-# Debian's dovecot-imapd and notmuch back the Dovecot and quarantine tests; installed once, quietly.
+# Debian packages behind some test tiers, installed once, quietly: dovecot-imapd (real-server tests), notmuch
+# (quarantine indexing), patch (patches/ tests) and offlineimap3 (Debian's build, for the compatibility run).
+DEBIAN_PACKAGES := dovecot-imapd notmuch patch offlineimap3
 $(SYSTEM_STAMP): | $(STAMP)
-	@if ! command -v dovecot >/dev/null || ! command -v doveadm >/dev/null || ! command -v notmuch >/dev/null; then \
-		echo "installing dovecot-imapd and notmuch (apt-get)"; \
+	@missing=""; \
+	for program in dovecot doveadm notmuch patch /usr/bin/offlineimap; do \
+		command -v $$program >/dev/null 2>&1 || missing="$$missing $$program"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing $(DEBIAN_PACKAGES) with apt-get (missing:$$missing)"; \
 		apt-get update -qq >/dev/null && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			dovecot-imapd notmuch >/dev/null 2>&1 || { echo "apt-get install dovecot-imapd notmuch failed" >&2; exit 1; }; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES) \
+			>/dev/null 2>&1 || { echo "apt-get install $(DEBIAN_PACKAGES) failed" >&2; exit 1; }; \
 	fi
 	@touch $@
 
 system-packages: $(SYSTEM_STAMP)
 
+# Every tier, then the PhantomSafeIMAP end-to-end suite once more against Debian's offlineimap3 build.
 test: $(STAMP) $(SYSTEM_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-debian
+
+test-debian: $(STAMP) $(SYSTEM_STAMP)
+	PHANTOMFIX_OFFLINEIMAP=/usr/bin/offlineimap $(PY) -m pytest -q tests/e2e/test_phantomsafe.py $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e and not dovecot" $(PYTEST_ARGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ def test_each_fault_completes_and_is_not_fetched_again(emulator: Any, tmp_path: 
 def test_activation_through_the_wrapper_command(emulator: Any, tmp_path: Path) -> None:
     scenario = build_fault_scenario(emulator, Fault.EMPTY)
     setup = write_offlineimaprc(tmp_path, port=emulator.port, repo_type="PhantomSafeIMAP")
-    wrapper = str(Path(offlineimap_command()[0]).with_name("offlineimap-phantomsafe"))
+    wrapper = str(Path(sys.executable).with_name("offlineimap-phantomsafe"))  # always the installed package's
     result = run_offlineimap(setup, command=[wrapper])
     assert result.returncode == 0, result.output
     assert [r.verdict for r in records(setup)] == [Verdict.EMPTY]
