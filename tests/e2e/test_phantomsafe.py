@@ -11,7 +11,6 @@ import pytest
 
 from offlineimap_phantomfix.testing import Fault
 from offlineimap_phantomfix.testing.harness import (
-    offlineimap_command,
     read_maildir,
     run_offlineimap,
     write_offlineimaprc,
