@@ -32,7 +32,7 @@ $(SYSTEM_STAMP): | $(STAMP)
 system-packages: $(SYSTEM_STAMP)
 
 # Every tier, then the PhantomSafeIMAP end-to-end suite once more against Debian's offlineimap3 build.
-test: $(STAMP) $(SYSTEM_STAMP)
+test: $(STAMP) $(SYSTEM_STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-debian
 

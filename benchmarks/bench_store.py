@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import table, write_json
+from common import Outcome, finish
 
 from offlineimap_phantomfix.store import STORE_FILENAME, PhantomStore
 from offlineimap_phantomfix.verdicts import MessageKey, Verdict
@@ -45,7 +45,9 @@ def fill(directory: Path) -> None:
     connection.close()
 
 
-def main() -> int:
+def measure(quick: bool = False) -> Outcome:
+    """``quick`` changes nothing here: the whole benchmark takes a couple of seconds."""
+    outcome = Outcome("store")
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         started = time.perf_counter()
@@ -58,27 +60,31 @@ def main() -> int:
                 skipped = store.skipped_uids("acct", "Remote", "F7", 1, retry_after=timedelta(days=7))
                 loads.append(time.perf_counter() - started)
             count = len(skipped)
+        if count != ENTRIES // FOLDERS:
+            outcome.broken.append(f"store: folder F7 has {count} skipped UIDs, expected {ENTRIES // FOLDERS}")
+            return outcome
         probe = next(iter(skipped))
         as_dict = {uid: True for uid in skipped}
         rounds = 1_000_000
         lookup = min(timeit.repeat(lambda: probe in skipped, number=rounds, repeat=5)) / rounds
         baseline = min(timeit.repeat(lambda: probe in as_dict, number=rounds, repeat=5)) / rounds
     load_ms = statistics.median(loads) * 1000
-    payload = {
+    outcome.payload.update({
         "entries": ENTRIES, "folder_entries": count, "fill_seconds": round(fill_seconds, 3),
         "skip_set_load_ms_median": round(load_ms, 3),
         "lookup_ns": round(lookup * 1e9, 1), "dict_lookup_ns": round(baseline * 1e9, 1),
         "lookup_vs_dict": round(lookup / baseline, 2),
-    }
-    print(table([
-        ("store entries", f"{ENTRIES:,}", "", ""),
-        ("skip set of one folder", f"{count:,} UIDs", "", ""),
-        ("load one folder's skip set (median of 20)", f"{load_ms:.2f} ms", "< 50 ms", str(load_ms < 50)),
-        ("one skip lookup", f"{lookup * 1e9:.0f} ns", "", ""),
-        ("lookup / plain dict lookup", f"{lookup / baseline:.2f}", "<= 2", str(lookup / baseline <= 2)),
-    ]))
-    print(f"json: {write_json('store', payload)}")
-    return 0
+    })
+    outcome.info("store entries", f"{ENTRIES:,} ({FOLDERS} folders)")
+    outcome.info("skip set of one folder", f"{count:,} UIDs")
+    outcome.target("load one folder's skip set (median of 20)", f"{load_ms:.2f} ms", "< 50 ms", load_ms < 50)
+    outcome.info("one skip lookup", f"{lookup * 1e9:.0f} ns")
+    outcome.target("skip lookup / plain dict lookup", f"{lookup / baseline:.2f}", "<= 2", lookup / baseline <= 2)
+    return outcome
+
+
+def main() -> int:
+    return finish(measure())
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from offlineimap.folder.IMAP import IMAPFolder
 from offlineimap_phantomfix.imapconn import PoolSource
 from offlineimap_phantomfix.placeholder import detect_placeholder
 from offlineimap_phantomfix.recovery import LadderOutcome, run_ladder
+from offlineimap_phantomfix.responses import imaplib2_error_words
 from offlineimap_phantomfix.sanitize import clean_text
 from offlineimap_phantomfix.verdicts import PhantomRecord, Verdict
 
@@ -111,7 +112,8 @@ class PhantomSafeFolderMixin:
                 raise
             failure = str(error)
         except IMAP4.error as error:  # a tagged BAD escapes offlineimap's fetch as a raw imaplib2 error
-            failure = str(error)
+            status, words = imaplib2_error_words(str(error))
+            failure = f"{status} {words}".strip()
         else:
             if not self._phantom_is_substitute(message):
                 return message

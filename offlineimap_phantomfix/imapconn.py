@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from offlineimap import OfflineImapError
 
 from offlineimap_phantomfix.recovery import ConnectionDropped
-
-_IMAPLIB2_BAD = re.compile(r"command error: (BAD|NO) \[b?['\"](.*?)['\"]\]")
-
-
-def _bad_text(error: Exception) -> bytes:
-    text = str(error)
-    match = _IMAPLIB2_BAD.search(text)
-    return (match.group(2) if match else text).encode("utf-8", "replace")
+from offlineimap_phantomfix.responses import imaplib2_error_words
 
 
 class PooledConnection:
@@ -34,7 +26,8 @@ class PooledConnection:
         except imapobj.abort as error:  # BYE, reset, timeout: imaplib2's "close and retry"
             raise ConnectionDropped(str(error)) from None
         except imapobj.error as error:  # imaplib2 raises on a tagged BAD
-            return "BAD", [_bad_text(error)]
+            status, words = imaplib2_error_words(str(error))
+            return status or "BAD", [words.encode("utf-8", "replace")]
         except OfflineImapError as error:
             if error.severity == OfflineImapError.ERROR.FOLDER_RETRY:
                 raise ConnectionDropped(str(error)) from None

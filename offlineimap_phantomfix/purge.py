@@ -128,7 +128,8 @@ def _plan(uidplus: bool, uid: int, others_deleted: set[int]) -> list[str]:
 
 def _others(uids: set[int]) -> str:
     listed = ", ".join(str(u) for u in sorted(uids)[:10]) + (", ..." if len(uids) > 10 else "")
-    return f"{len(uids)} other message{'s' if len(uids) != 1 else ''} (UID {listed}) {'is' if len(uids) == 1 else 'are'}"
+    one = len(uids) == 1
+    return f"{len(uids)} other message{'' if one else 's'} (UID {listed}) {'is' if one else 'are'}"
 
 
 def run_purge(config: PhantomConfig, account: str, folder: str, uid: int, *, yes: bool) -> PurgeResult:

@@ -262,6 +262,20 @@ def search_has_uid(data: Sequence[object], uid: int) -> bool:
     return False
 
 
+_IMAPLIB2_COMMAND_ERROR = re.compile(r"command error: (BAD|NO) \[b?(['\"])(.*?)\2\]")
+
+
+def imaplib2_error_words(text: str) -> tuple[str, str]:
+    """Split imaplib2's ``"<CMD> command error: BAD [b'<words>']. Data: ..."`` into ``("BAD", "<words>")``.
+
+    Anything else comes back as ``("", text)``: the tag and command imaplib2 appends are not server words.
+    """
+    match = _IMAPLIB2_COMMAND_ERROR.search(text)
+    if match is None:
+        return "", text
+    return match.group(1), match.group(3)
+
+
 def value_text(value: FetchValue) -> str:
     """Render a parsed FETCH value back to IMAP-like text (for evidence), cleaned of control characters."""
     if value is None:

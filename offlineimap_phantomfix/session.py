@@ -358,7 +358,7 @@ class _NoteHandler(logging.Handler):
 def _make_ui(parser: Any, transcript: Transcript) -> Any:
     from offlineimap.ui.UIBase import UIBase
 
-    class QuietUI(UIBase):  # type: ignore[misc]
+    class QuietUI(UIBase):
         """offlineimap's UI for this helper: warnings become transcript notes; never prompts, never prints."""
 
         def setup_consolehandler(self) -> logging.Handler:
@@ -447,20 +447,26 @@ class Session:
         try:
             imapobj = self.server.acquireconnection()
         except _NoPassword:
-            raise ConfigError(
-                f"no password for {self.user or 'the user'} at {self.where} in the configuration "
-                f"(remotepass, remotepassfile, remotepasseval or netrc); offlineimap-phantomfix cannot prompt"
-            ) from None
+            raise self._no_password("") from None
+        except ModuleNotFoundError as error:
+            if error.name != "keyring":  # offlineimap's last password source; without it, it crashes
+                raise
+            raise self._no_password(" (and the keyring module is not installed)") from None
         except OfflineImapError as error:
             raise self._connect_error(str(error), failures_before) from None
         except PhantomFixError:
             raise
         except Exception as error:  # imaplib2 abort/error, socket errors, ssl errors: all mean "cannot connect"
-            raise self._connect_error(f"{type(error).__name__}: {error}", failures_before) from None
+            raise self._connect_error(_describe(error), failures_before) from None
         finally:
             self._learn_password()
         self._held.append(imapobj)
         return imapobj
+
+    def _no_password(self, extra: str) -> ConfigError:
+        return ConfigError(
+            f"no password for {self.user or 'the user'} at {self.where} in the configuration "
+            f"(remotepass, remotepassfile, remotepasseval or netrc){extra}; offlineimap-phantomfix cannot prompt")
 
     def _learn_password(self) -> None:
         server = self.server
@@ -499,6 +505,17 @@ class Session:
                 self.server.close()
             except Exception:  # best effort: the connections are being dropped anyway
                 pass
+
+
+def _describe(error: BaseException) -> str:
+    """An exception as words, also when it has no message (rfc6555 raises a bare ``OSError`` with errno)."""
+    errno_value = getattr(error, "errno", None)
+    if isinstance(error, OSError) and not str(error) and isinstance(errno_value, int):
+        import os
+
+        return os.strerror(errno_value)
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _first_line(text: str) -> str:

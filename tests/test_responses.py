@@ -7,6 +7,7 @@ import pytest
 from offlineimap_phantomfix.responses import (
     AnswerKind,
     classify_fetch,
+    imaplib2_error_words,
     locate_uid,
     parse_fetch_data,
     search_has_uid,
@@ -105,3 +106,16 @@ def test_locate_and_search() -> None:
 def test_junk_never_raises(junk: list[object]) -> None:
     parse_fetch_data(junk)
     classify_fetch("OK", junk, 12)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("UID command error: BAD [b'Command Argument Error. 11']. Data: b'HOCJ10 UID FETCH 6 (BODY.PEEK[])'",
+         ("BAD", "Command Argument Error. 11")),
+        ('FETCH command error: BAD [b"it\'s broken"]. Data: x', ("BAD", "it's broken")),
+        ("socket error: EOF", ("", "socket error: EOF")),
+    ],
+)
+def test_imaplib2_error_words_drop_the_tag_and_command(text: str, expected: tuple[str, str]) -> None:
+    assert imaplib2_error_words(text) == expected
