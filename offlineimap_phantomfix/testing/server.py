@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import email.header
 import email.utils
 import enum
 import itertools
@@ -323,11 +324,19 @@ def internaldate_of(raw: bytes) -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+def _decoded(value: str) -> str:
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (ValueError, LookupError, UnicodeDecodeError):
+        return value
+
+
 def build_substitute(msg: StoredMessage) -> bytes:
     """The Exchange notice for ``msg``, built from its own Subject, From and Date."""
     header, _ = split_message(msg.raw)
-    subject = header_value(header, "subject") or ""
-    sender = header_value(header, "from") or "unknown@example.org"
+    # Exchange quotes the decoded subject (RFC 2047 words resolved), as a reader would see it.
+    subject = _decoded(header_value(header, "subject") or "")
+    sender = _decoded(header_value(header, "from") or "unknown@example.org")
     sent_value = header_value(header, "date")
     when = msg.internaldate
     if sent_value:
