@@ -20,6 +20,7 @@ from offlineimap_phantomfix.testing.scenarios import build_fault_scenario, build
 from offlineimap_phantomfix.verdicts import Verdict
 
 from .phantomsafe_helpers import (
+    ACTIVATION,
     assert_mailbox_synced,
     normalized,
     phantomsafe_setup,
@@ -224,3 +225,22 @@ def test_dry_run_changes_no_state(emulator: Any, tmp_path: Path) -> None:
     result = sync(setup, "--dry-run")
     assert result.returncode == 0, result.output
     assert not (setup.metadata / "phantomfix").exists()
+
+
+@pytest.mark.parametrize("fault", [Fault.EMPTY, Fault.DROPPED, Fault.SEQUENCE_ONLY], ids=lambda f: f.value)
+def test_phantomsafe_gmail_type(emulator: Any, tmp_path: Path, fault: Fault) -> None:
+    """PhantomSafeGmail is offlineimap's Gmail repository with the same folder behaviour (host overridden)."""
+    scenario = build_fault_scenario(emulator, fault)
+    setup = write_offlineimaprc(tmp_path, port=emulator.port, repo_type="PhantomSafeGmail",
+                                pythonfile_lines=ACTIVATION)
+    result = sync(setup)
+    assert result.returncode == 0, result.output
+    assert "Syncing INBOX: PhantomSafeGmail -> Maildir" in result.output
+    (record,) = records(setup)
+    assert record.verdict is EXPECTED[fault]
+    missing = {(scenario.folder, scenario.phantom_uid or 0)} if EXPECTED[fault].is_phantom else set()
+    assert_mailbox_synced(emulator, setup, missing=missing)
+    before = emulator.content_fetches(scenario.folder, scenario.phantom_uid or 0)
+    assert sync(setup).returncode == 0
+    if EXPECTED[fault].is_phantom:
+        assert emulator.content_fetches(scenario.folder, scenario.phantom_uid or 0) == before
