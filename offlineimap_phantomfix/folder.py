@@ -121,7 +121,8 @@ class PhantomSafeFolderMixin:
         return self._phantom_recover(uid, clean_text(failure, limit=300))
 
     def _phantom_is_substitute(self, message: Any) -> bool:
-        subject = str(message.get("Subject", "") or "")
+        # raw_items() skips the policy's header parsing: this check runs on every fetched message.
+        subject = next((str(value) for name, value in message.raw_items() if name.lower() == "subject"), "")
         if _PLACEHOLDER_SUBJECT_HINT not in " ".join(subject.split()):
             return False
         return detect_placeholder(message.as_bytes(policy=self.policy["8bit-RFC"])) is not None  # type: ignore[attr-defined]
