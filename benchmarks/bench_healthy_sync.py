@@ -7,12 +7,17 @@ time ratios, plus the median per-pair difference in peak RSS of the offlineimap 
 1`` for stability: one IMAP connection makes a run a single sequence of commands, so thread scheduling on a
 2-core machine does not add noise. One untimed stock sync first warms Dovecot's index and cache files.
 
-Run: ``.venv/bin/python benchmarks/bench_healthy_sync.py [--quick] [--pairs N]``.
+With ``--commands`` (not part of ``run.py``) it also syncs once more with each type under ``-d imap`` and
+prints how many of each IMAP command the client sent: where the time goes when the ratio looks high.
+
+Run: ``.venv/bin/python benchmarks/bench_healthy_sync.py [--quick] [--pairs N] [--commands]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -27,7 +32,7 @@ from offlineimap_phantomfix.testing.messages import make_message, make_multipart
 
 MESSAGES = 5_000
 QUICK_MESSAGES = 1_000
-PAIRS = 5
+PAIRS = 9
 QUICK_PAIRS = 3
 TARGET_RATIO = 1.03
 KINDS = ("IMAP", "PhantomSafeIMAP")
@@ -59,6 +64,31 @@ def one_sync(server: DovecotServer, kind: str, expected: int, outcome: Outcome) 
     elif state != plugin:
         outcome.broken.append(f"healthy_sync: {kind}: PhantomSafeIMAP {'inactive' if plugin else 'active'}")
     return run
+
+
+_SENT = re.compile(r"writer > b'[A-Z]+\d+ ((?:UID )?[A-Z]+)")
+
+
+def command_counts(total: int) -> dict[str, collections.Counter[str]]:
+    """One more full sync per type with ``-d imap``: how many of each IMAP command the client sent."""
+    counts: dict[str, collections.Counter[str]] = {}
+    server = DovecotServer()
+    server.start()
+    try:
+        server.populate("INBOX", mailbox(total), flags=flags_of)
+        for kind in KINDS:
+            with scratch(kind) as workdir:
+                setup = write_offlineimaprc(workdir, port=server.port, repo_type=kind, maxconnections=1,
+                                            pythonfile_lines=ACTIVATION if kind == "PhantomSafeIMAP" else None)
+                log = workdir / "imap.log"
+                run = timed_sync(setup, "-d", "imap", "-l", str(log))
+                if run.returncode != 0:
+                    raise RuntimeError(f"{kind} exited {run.returncode}:\n{tail(run.output)}")
+                with log.open(encoding="utf-8", errors="replace") as handle:
+                    counts[kind] = collections.Counter(m.group(1) for line in handle if (m := _SENT.search(line)))
+    finally:
+        server.stop()
+    return counts
 
 
 def measure(quick: bool = False, pairs: int | None = None) -> Outcome:
@@ -110,6 +140,9 @@ def measure(quick: bool = False, pairs: int | None = None) -> Outcome:
     outcome.target(f"wall time PhantomSafeIMAP / stock (median of {pairs} pairs)", f"{ratio:.3f}",
                    f"<= {TARGET_RATIO}", ratio <= TARGET_RATIO)
     outcome.info("CPU time of offlineimap, PhantomSafeIMAP / stock (median)", f"{cpu_ratio:.3f}")
+    cpu_delta = statistics.median(p.cpu_seconds - s.cpu_seconds for p, s in zip(plugin, stock))
+    outcome.payload["cpu_delta_seconds_median"] = round(cpu_delta, 3)
+    outcome.info("CPU time PhantomSafeIMAP - stock (median of pairs)", f"{cpu_delta:+.2f} s")
     outcome.info("peak RSS, stock (median)", f"{statistics.median(r.max_rss_kib for r in stock) / 1024:.1f} MiB")
     outcome.info("peak RSS PhantomSafeIMAP - stock (median of pairs)", f"{rss_delta / 1024:+.1f} MiB")
     return outcome
@@ -119,8 +152,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_MESSAGES:,} messages, {QUICK_PAIRS} pairs")
     parser.add_argument("--pairs", type=int, default=None, help="number of stock/plugin pairs")
+    parser.add_argument("--commands", action="store_true", help="also count the IMAP commands of each type")
     args = parser.parse_args()
-    return finish(measure(args.quick, args.pairs))
+    outcome = measure(args.quick, args.pairs)
+    if args.commands and not outcome.broken:
+        counts = command_counts(QUICK_MESSAGES if args.quick else MESSAGES)
+        outcome.payload["imap_commands"] = {kind: dict(counter) for kind, counter in counts.items()}
+        for name in sorted(set().union(*counts.values())):
+            outcome.info(f"IMAP {name} commands sent, stock / PhantomSafeIMAP",
+                         f"{counts['IMAP'][name]} / {counts['PhantomSafeIMAP'][name]}")
+    return finish(outcome)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import argparse
 import importlib.metadata
 import os
 import platform
+import subprocess
 import sys
 import time
 import traceback
@@ -42,6 +43,21 @@ def machine() -> dict[str, str]:
         "cpus": str(os.cpu_count()), "platform": platform.platform(), "python": platform.python_version(),
         "offlineimap": offlineimap,
     }
+
+
+def revision() -> str:
+    """The git commit the code under test is at (``+changes`` when files outside benchmarks/ differ
+    from it), if known."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no",
+                                "--", ".", ":!benchmarks"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
 
 
 def main() -> int:
@@ -76,10 +92,11 @@ def main() -> int:
     summary = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": args.quick,
         "command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": machine(),
+        "revision": revision(),
         "total_seconds": round(total, 1), "missed_targets": missed, "broken": broken,
         "benchmarks": {o.name: dict(o.payload, seconds=round(s, 1)) for _, o, s in outcomes},
     }
-    print(f"\ntotal {total:.0f} s{' (quick run)' if args.quick else ''}; "
+    print(f"\nrevision {summary['revision']}; total {total:.0f} s{' (quick run)' if args.quick else ''}; "
           f"json: {write_json('summary', summary)}")
     for item in missed:
         print(f"TARGET MISSED: {item}")
