@@ -30,12 +30,6 @@ def _configured_type(account: Any, name: str | None) -> str | None:
     return str(config.get(section, "type")).strip()
 
 
-def is_installed() -> bool:
-    from offlineimap.repository import Repository
-
-    return bool(getattr(Repository.__dict__["__new__"], _MARK, False))
-
-
 def install() -> None:
     """Teach offlineimap's repository factory our types. Safe to call more than once."""
     from offlineimap.repository import Repository

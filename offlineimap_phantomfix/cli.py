@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from offlineimap_phantomfix.verdicts import PhantomRecord
 
 PROG = "offlineimap-phantomfix"
-PHANTOMSAFE_TYPES = ("PhantomSafeIMAP", "PhantomSafeGmail")
 STOCK_TYPES = ("IMAP", "Gmail")
 ENTRY_POINT_GROUP = "offlineimap.repository"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -287,6 +286,8 @@ def _check_activation(config: PhantomConfig, types: set[str]) -> tuple[str, str]
 
 
 def _check_type(config: PhantomConfig, account: str) -> tuple[str, str]:
+    from offlineimap_phantomfix.config import PHANTOMSAFE_TYPES
+
     repo_type = config.remote_type(account)
     name = config.remote_repository(account)
     if repo_type in PHANTOMSAFE_TYPES:
@@ -353,6 +354,8 @@ def _check_store(directory: Path) -> tuple[str, str]:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from offlineimap_phantomfix.config import PHANTOMSAFE_TYPES
+
     doctor = _Doctor()
     try:
         config = _load_config(args.config)

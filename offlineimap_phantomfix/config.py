@@ -14,7 +14,7 @@ from pathlib import Path
 from offlineimap.CustomConfig import CustomConfigParser
 
 from offlineimap_phantomfix.errors import ConfigError, NotFoundError
-from offlineimap_phantomfix.options import PhantomOptions, parse_options
+from offlineimap_phantomfix.options import PhantomOptions, parse_options, state_directory
 
 PHANTOMSAFE_TYPES = ("PhantomSafeIMAP", "PhantomSafeGmail")
 DEFAULT_METADATA = "~/.offlineimap"
@@ -101,8 +101,7 @@ class PhantomConfig:
 
     def state_dir(self, account: str) -> Path:
         """Where the store, quarantine and reports of this account live (same rule as the sync uses)."""
-        options = self.phantom_options(account)
-        return options.directory if options.directory is not None else self.metadata_dir() / "phantomfix"
+        return state_directory(self.metadata_dir(), self.phantom_options(account))
 
     def state_dirs(self, account: str | None = None) -> dict[Path, list[str]]:
         """Distinct state directories, each with the accounts that use it (one account, or all)."""

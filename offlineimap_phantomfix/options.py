@@ -24,6 +24,11 @@ class PhantomOptions:
     directory: Path | None = None  # None: <metadata>/phantomfix
 
 
+def state_directory(metadata: Path, options: PhantomOptions) -> Path:
+    """Where the store, quarantine and reports live: ``phantom_dir``, else ``<metadata>/phantomfix``."""
+    return options.directory if options.directory is not None else metadata / "phantomfix"
+
+
 def parse_action(value: str, *, section: str = "") -> PhantomAction:
     try:
         return PhantomAction(value.strip().lower())

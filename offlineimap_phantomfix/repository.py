@@ -20,21 +20,12 @@ from offlineimap.repository.IMAP import IMAPRepository
 from offlineimap_phantomfix import report
 from offlineimap_phantomfix.errors import PhantomFixError
 from offlineimap_phantomfix.folder import PhantomSafeGmailFolder, PhantomSafeIMAPFolder
-from offlineimap_phantomfix.options import PhantomOptions, parse_options
+from offlineimap_phantomfix.options import parse_options, state_directory
 from offlineimap_phantomfix.quarantine import Quarantine, build_notice
 from offlineimap_phantomfix.recovery import LadderOutcome
 from offlineimap_phantomfix.sanitize import safe_name
 from offlineimap_phantomfix.store import PhantomStore
 from offlineimap_phantomfix.verdicts import MessageKey, PhantomAction, PhantomRecord, Verdict
-
-STATE_SUBDIR = "phantomfix"
-
-
-def state_directory(metadata: str, options: PhantomOptions) -> Path:
-    """Where the store, quarantine and reports live for a repository."""
-    if options.directory is not None:
-        return options.directory
-    return Path(os.path.expanduser(metadata)) / STATE_SUBDIR
 
 
 class PhantomSafeRepositoryMixin:
@@ -50,8 +41,8 @@ class PhantomSafeRepositoryMixin:
             self.phantom_options = parse_options(dict(config.items(section)), section=section)
         except PhantomFixError as error:
             raise OfflineImapError(str(error), OfflineImapError.ERROR.REPO) from None
-        self.phantom_state_dir = state_directory(config.getdefault("general", "metadata", "~/.offlineimap"),
-                                                 self.phantom_options)
+        metadata = os.path.expandvars(os.path.expanduser(config.getdefault("general", "metadata", "~/.offlineimap")))
+        self.phantom_state_dir = state_directory(Path(metadata), self.phantom_options)
         self._phantom_lock = threading.Lock()
         self._phantom_store: PhantomStore | None = None
         self._phantom_sync_started = datetime.now(timezone.utc)
@@ -115,7 +106,7 @@ class PhantomSafeRepositoryMixin:
         assert store is not None
         previous = store.get(key)
         quarantine_path: str | None = None
-        if outcome.verdict.quarantines and options.action is PhantomAction.QUARANTINE and \
+        if outcome.verdict.is_phantom and options.action is PhantomAction.QUARANTINE and \
                 (previous is None or not previous.quarantine):
             quarantine_path = self._phantom_quarantine(key, outcome)
         original = outcome.original

@@ -23,11 +23,6 @@ class Verdict(str, enum.Enum):
         """True for verdicts that leave the message out of the Maildir (and so may be skipped)."""
         return self not in (Verdict.RECOVERED, Verdict.VANISHED)
 
-    @property
-    def quarantines(self) -> bool:
-        """True for verdicts that produce a quarantine item when ``phantom_action = quarantine``."""
-        return self.is_phantom
-
 
 class PhantomAction(str, enum.Enum):
     """What to do with a phantom (``phantom_action``)."""
