@@ -20,6 +20,7 @@ __all__ = [
     "SyncResult",
     "normalise_newlines",
     "offlineimap_command",
+    "offlineimap_env",
     "read_maildir",
     "run_offlineimap",
     "write_offlineimaprc",
@@ -160,6 +161,20 @@ def offlineimap_command() -> list[str]:
     return [str(script)]
 
 
+def offlineimap_env(setup: OfflineimapSetup, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment offlineimap runs in: HOME is the work directory, and this very copy of
+    ``offlineimap_phantomfix`` comes first on PYTHONPATH so a ``pythonfile`` can import it, installed or not."""
+    run_env = dict(os.environ)
+    run_env.update({"HOME": str(setup.workdir), "PYTHONUNBUFFERED": "1", "LC_ALL": "C.UTF-8"})
+    run_env.pop("XDG_CONFIG_HOME", None)
+    source_root = str(Path(__file__).resolve().parents[2])
+    paths = [p for p in run_env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    run_env["PYTHONPATH"] = os.pathsep.join([source_root, *(p for p in paths if p != source_root)])
+    if extra:
+        run_env.update(extra)
+    return run_env
+
+
 def run_offlineimap(
     setup: OfflineimapSetup,
     *extra: str,
@@ -176,15 +191,7 @@ def run_offlineimap(
     """
     args = [*(command if command is not None else offlineimap_command())]
     args += ["-c", str(setup.config), "-o", "-u", "basic", *extra]
-    run_env = dict(os.environ)
-    run_env.update({"HOME": str(setup.workdir), "PYTHONUNBUFFERED": "1", "LC_ALL": "C.UTF-8"})
-    run_env.pop("XDG_CONFIG_HOME", None)
-    # Let a pythonfile import this very copy of offlineimap_phantomfix, installed or not.
-    source_root = str(Path(__file__).resolve().parents[2])
-    paths = [p for p in run_env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    run_env["PYTHONPATH"] = os.pathsep.join([source_root, *(p for p in paths if p != source_root)])
-    if env:
-        run_env.update(env)
+    run_env = offlineimap_env(setup, env)
     try:
         proc = subprocess.run(
             args,

@@ -15,7 +15,7 @@ import pytest
 
 from offlineimap_phantomfix.cli import main as cli_main
 from offlineimap_phantomfix.testing import Fault
-from offlineimap_phantomfix.testing.harness import offlineimap_command, read_maildir
+from offlineimap_phantomfix.testing.harness import offlineimap_command, offlineimap_env, read_maildir
 from offlineimap_phantomfix.testing.messages import make_message
 from offlineimap_phantomfix.testing.scenarios import build_fault_scenario, build_mixed_mailbox, healthy_mailbox
 from offlineimap_phantomfix.verdicts import Verdict
@@ -46,8 +46,7 @@ def test_kill_9_mid_sync_then_resync_is_whole(emulator: Any, tmp_path: Path) -> 
     faults = build_mixed_mailbox(emulator, total=400, phantoms=4, kinds=[Fault.EMPTY, Fault.REFUSED_NO])
     setup = phantomsafe_setup(tmp_path, emulator, maxconnections=3)
     argv = [*offlineimap_command(), "-c", str(setup.config), "-o", "-u", "quiet"]
-    env = dict(os.environ, HOME=str(setup.workdir),
-               PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]))
+    env = offlineimap_env(setup)
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
@@ -69,8 +68,7 @@ def test_cli_clear_while_a_threaded_sync_runs(emulator: Any, tmp_path: Path) -> 
     faults = build_mixed_mailbox(emulator, total=300, phantoms=12, kinds=[Fault.EMPTY, Fault.REFUSED_NO])
     setup = phantomsafe_setup(tmp_path, emulator, maxconnections=3)
     argv = [*offlineimap_command(), "-c", str(setup.config), "-o", "-u", "basic"]
-    env = dict(os.environ, HOME=str(setup.workdir),
-               PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]))
+    env = offlineimap_env(setup)
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     clears = 0
     clear = [sys.executable, "-m", "offlineimap_phantomfix", "-c", str(setup.config), "clear", "--all"]
