@@ -11,6 +11,16 @@ from offlineimap_phantomfix.recovery import ConnectionDropped
 from offlineimap_phantomfix.responses import imaplib2_error_words
 
 
+def _bye_words(imapobj: Any) -> str:
+    """The server's own words in its ``* BYE`` (imaplib2's abort only says "connection terminated")."""
+    try:
+        _, data = imapobj.response("BYE")
+    except Exception:
+        return ""
+    words = [item for item in data or [] if isinstance(item, bytes)]
+    return ("BYE " + words[-1].decode("utf-8", "replace")) if words else ""
+
+
 class PooledConnection:
     """One pooled imaplib2 connection, with the folder EXAMINEd (read-only) before each command."""
 
@@ -24,7 +34,7 @@ class PooledConnection:
             imapobj.select(self.mailbox, readonly=True)
             typ, data = command(*args)
         except imapobj.abort as error:  # BYE, reset, timeout: imaplib2's "close and retry"
-            raise ConnectionDropped(str(error)) from None
+            raise ConnectionDropped(_bye_words(imapobj) or str(error)) from None
         except imapobj.error as error:  # imaplib2 raises on a tagged BAD
             status, words = imaplib2_error_words(str(error))
             return status or "BAD", [words.encode("utf-8", "replace")]

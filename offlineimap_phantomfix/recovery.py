@@ -120,7 +120,7 @@ class _Ladder:
                 self.source.release(connection, broken=True)
                 self.connection = None
                 self.outcome.drops += 1
-                self._say(f"connection dropped: {dropped}")
+                self._say(f"connection dropped ({dropped})")
                 if self.outcome.drops >= MAX_DROPS:
                     raise _Budget() from None
                 continue
@@ -285,9 +285,11 @@ def run_ladder(source: ConnectionSource, uid: int, *, accept: Callable[[bytes], 
                first_failure: str = "") -> LadderOutcome:
     """Try every read-only way to get ``uid``; return the verdict. Never raises for server behaviour."""
     ladder = _Ladder(source, uid, accept)
-    if first_failure:
-        ladder._say(first_failure)
     try:
-        return ladder.run()
+        outcome = ladder.run()
     finally:
         ladder.close()
+    # The server's own words come first; offlineimap's error line only when the server said nothing else.
+    if first_failure and not outcome.evidence.server_said:
+        ladder._say(first_failure)
+    return outcome
