@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from offlineimap_phantomfix.testing.harness import OfflineimapSetup, offlineimap_command
+from offlineimap_phantomfix.testing.harness import ACTIVATION_LINES, OfflineimapSetup, offlineimap_command
 
-ACTIVATION = ["import offlineimap_phantomfix", "offlineimap_phantomfix.install()"]
+ACTIVATION = list(ACTIVATION_LINES)
 RESULTS = Path(__file__).resolve().parent / "results"
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
 SYNC_TIMEOUT = 600.0  # seconds; a run that takes longer is killed and counts as broken

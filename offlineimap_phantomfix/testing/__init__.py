@@ -6,6 +6,7 @@ Self-contained: imports nothing of offlineimap and nothing else of offlineimap_p
 from __future__ import annotations
 
 from .harness import (
+    ACTIVATION_LINES,
     LocalMessage,
     OfflineimapSetup,
     SyncResult,
@@ -30,6 +31,7 @@ from .server import (
 )
 
 __all__ = [
+    "ACTIVATION_LINES",
     "BYE_DROPPED",
     "BYE_TOO_MANY_ERRORS",
     "EXPUNGEISSUED_TEXT",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from .harness import OfflineimapSetup, SyncResult, read_maildir, run_offlineimap, write_offlineimaprc
+from .harness import ACTIVATION_LINES, OfflineimapSetup, SyncResult, read_maildir, run_offlineimap, write_offlineimaprc
 from .messages import make_message
 from .scenarios import healthy_mailbox
 from .server import EmulatorServer, Fault
@@ -26,7 +26,7 @@ from .server import EmulatorServer, Fault
 __all__ = ["ACCOUNT", "HEADINGS", "DemoPhantom", "fill_mailbox", "run_demo"]
 
 ACCOUNT = "Work"
-ACTIVATION = ["import offlineimap_phantomfix", "offlineimap_phantomfix.install()"]
+ACTIVATION = list(ACTIVATION_LINES)
 HEADINGS = (
     "1. The mailbox",
     "2. Stock offlineimap (type = IMAP)",

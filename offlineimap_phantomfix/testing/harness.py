@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "ACTIVATION_LINES",
     "LocalMessage",
     "OfflineimapSetup",
     "SyncResult",
@@ -147,6 +148,8 @@ def write_offlineimaprc(
 
 
 OFFLINEIMAP_ENV = "PHANTOMFIX_OFFLINEIMAP"
+# The two lines a user puts in the file that ``[general] pythonfile`` names (pass as ``pythonfile_lines``).
+ACTIVATION_LINES = ("import offlineimap_phantomfix", "offlineimap_phantomfix.install()")
 
 
 def offlineimap_command() -> list[str]:

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 import pytest
 
 from offlineimap_phantomfix.testing.dovecot import DovecotError, DovecotServer, dovecot_available
-from offlineimap_phantomfix.testing.harness import OfflineimapSetup, write_offlineimaprc
+from offlineimap_phantomfix.testing.harness import ACTIVATION_LINES, OfflineimapSetup, write_offlineimaprc
 
-PHANTOMSAFE_HOOK = ["import offlineimap_phantomfix", "offlineimap_phantomfix.install()"]
+PHANTOMSAFE_HOOK = list(ACTIVATION_LINES)
 
 
 def _unavailable(reason: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from offlineimap_phantomfix.store import PhantomStore
 from offlineimap_phantomfix.testing.harness import (
+    ACTIVATION_LINES,
     OfflineimapSetup,
     SyncResult,
     read_maildir,
@@ -15,7 +16,7 @@ from offlineimap_phantomfix.testing.harness import (
 )
 from offlineimap_phantomfix.verdicts import PhantomRecord
 
-ACTIVATION = ["import offlineimap_phantomfix", "offlineimap_phantomfix.install()"]
+ACTIVATION = list(ACTIVATION_LINES)
 IMAP_TO_MAILDIR = {"\\Seen": "S", "\\Flagged": "F", "\\Answered": "R", "\\Draft": "D", "\\Deleted": "T"}
 
 

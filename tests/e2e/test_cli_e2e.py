@@ -17,14 +17,20 @@ import pytest
 
 from offlineimap_phantomfix import cli
 from offlineimap_phantomfix.testing import Fault
-from offlineimap_phantomfix.testing.harness import OfflineimapSetup, SyncResult, run_offlineimap, write_offlineimaprc
+from offlineimap_phantomfix.testing.harness import (
+    ACTIVATION_LINES,
+    OfflineimapSetup,
+    SyncResult,
+    run_offlineimap,
+    write_offlineimaprc,
+)
 from offlineimap_phantomfix.testing.messages import make_message
 from offlineimap_phantomfix.testing.scenarios import healthy_mailbox
 
 pytestmark = pytest.mark.e2e
 
 ACCOUNT = "Work"
-ACTIVATION = ["import offlineimap_phantomfix", "offlineimap_phantomfix.install()"]
+ACTIVATION = list(ACTIVATION_LINES)
 LOST_SUBJECT = "Quarterly budget review final figures"
 # (folder, fault, subject) of each phantom, placed between healthy messages
 PHANTOMS = (

@@ -26,6 +26,7 @@ from offlineimap_phantomfix.probe import run_probe
 from offlineimap_phantomfix.purge import run_purge
 from offlineimap_phantomfix.store import PhantomStore
 from offlineimap_phantomfix.testing import (
+    ACTIVATION_LINES,
     BYE_DROPPED,
     REFUSED_BAD_TEXT,
     REFUSED_NO_TEXT,
@@ -39,7 +40,7 @@ from offlineimap_phantomfix.verdicts import MessageKey, Verdict
 
 pytestmark = pytest.mark.e2e
 
-ACTIVATION = ["import offlineimap_phantomfix", "offlineimap_phantomfix.install()"]
+ACTIVATION = list(ACTIVATION_LINES)
 WRITE_COMMANDS = {"SELECT", "STORE", "UID STORE", "EXPUNGE", "UID EXPUNGE", "APPEND", "COPY", "UID COPY", "CLOSE"}
 
 # What the transcript must show of each fault: the server's own words or the probe's note on the answer.
