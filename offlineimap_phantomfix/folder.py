@@ -157,7 +157,9 @@ class PhantomSafeFolderMixin:
         if outcome.original is not None and outcome.original.subject:
             text += f" (lost mail: {outcome.original.subject!r})"
         if record is None:
-            return text + " [dry run: nothing recorded]"
+            if self.repository.phantom_dry_run:  # type: ignore[attr-defined]
+                return text + " [dry run: nothing recorded]"
+            return text + " [not recorded: the skip list is unavailable]"
         if record.quarantine:
             text += "; quarantined"
         if record.skipped:

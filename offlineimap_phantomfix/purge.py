@@ -30,6 +30,7 @@ from offlineimap_phantomfix.session import (
     select_folder,
     uid_set,
 )
+from offlineimap_phantomfix.store import STORE_FILENAME
 from offlineimap_phantomfix.verdicts import PhantomRecord
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PurgeResult", "run_purge"]
 
-STORE_FILENAME = "phantoms.sqlite3"
 
 
 @dataclass

@@ -24,7 +24,7 @@ from offlineimap_phantomfix.options import parse_options, state_directory
 from offlineimap_phantomfix.quarantine import Quarantine, build_notice
 from offlineimap_phantomfix.recovery import LadderOutcome
 from offlineimap_phantomfix.sanitize import safe_name
-from offlineimap_phantomfix.store import PhantomStore
+from offlineimap_phantomfix.store import STORE_FILENAME, PhantomStore
 from offlineimap_phantomfix.verdicts import MessageKey, PhantomAction, PhantomRecord, Verdict
 
 
@@ -71,7 +71,7 @@ class PhantomSafeRepositoryMixin:
         """The store, opened once; with ``create=False`` (dry runs) only when it already exists."""
         with self._phantom_lock:
             if self._phantom_store is None:
-                if not create and not (self.phantom_state_dir / "phantoms.sqlite3").exists():
+                if not create and not (self.phantom_state_dir / STORE_FILENAME).exists():
                     return None
                 self._phantom_store = PhantomStore(self.phantom_state_dir, warn=self._phantom_warn)
             return self._phantom_store
@@ -102,20 +102,24 @@ class PhantomSafeRepositoryMixin:
             return None
         options = self.phantom_options
         skipped = outcome.verdict.is_phantom and options.action is not PhantomAction.RETRY
-        store = self.phantom_store()
-        assert store is not None
-        previous = store.get(key)
-        quarantine_path: str | None = None
-        if outcome.verdict.is_phantom and options.action is PhantomAction.QUARANTINE and \
-                (previous is None or not previous.quarantine):
-            quarantine_path = self._phantom_quarantine(key, outcome)
         original = outcome.original
-        return store.record(
-            key, outcome.verdict, skipped=skipped, server_said=outcome.server_said,
-            recovered_by=outcome.recovered_by, quarantine=quarantine_path,
-            original=original if original is not None and not original.is_empty() else None,
-            size=outcome.evidence.size, flags=outcome.evidence.flags,
-        )
+        try:
+            store = self.phantom_store()
+            assert store is not None
+            previous = store.get(key)
+            quarantine_path: str | None = None
+            if outcome.verdict.is_phantom and options.action is PhantomAction.QUARANTINE and \
+                    (previous is None or not previous.quarantine):
+                quarantine_path = self._phantom_quarantine(key, outcome)
+            return store.record(
+                key, outcome.verdict, skipped=skipped, server_said=outcome.server_said,
+                recovered_by=outcome.recovered_by, quarantine=quarantine_path,
+                original=original if original is not None and not original.is_empty() else None,
+                size=outcome.evidence.size, flags=outcome.evidence.flags,
+            )
+        except PhantomFixError as error:  # the sync goes on; this message is simply tried again next time
+            self._phantom_warn(f"could not record {key.folder} UID {key.uid}: {error}")
+            return None
 
     def _phantom_quarantine(self, key: MessageKey, outcome: LadderOutcome) -> str | None:
         if outcome.verdict in (Verdict.PLACEHOLDER, Verdict.UNPARSEABLE) and outcome.content is not None:

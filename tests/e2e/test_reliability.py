@@ -42,6 +42,20 @@ def test_corrupt_store_is_moved_aside_and_the_sync_goes_on(emulator: Any, tmp_pa
     assert_mailbox_synced(emulator, setup, missing={(scenario.folder, scenario.phantom_uid or 0)})
 
 
+def test_unusable_state_directory_costs_the_skip_list_not_the_sync(emulator: Any, tmp_path: Path) -> None:
+    scenario = build_fault_scenario(emulator, Fault.REFUSED_NO)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the state directory should be\n")
+    setup = phantomsafe_setup(tmp_path / "sync", emulator, remote_options={"phantom_dir": str(blocker)})
+    for _ in range(2):
+        result = sync(setup)
+        assert result.returncode == 0, result.output
+        assert "skip list unavailable" in result.output
+        assert "[not recorded: the skip list is unavailable]" in result.output
+        assert_mailbox_synced(emulator, setup, missing={(scenario.folder, scenario.phantom_uid or 0)})
+    assert blocker.read_text() == "a file where the state directory should be\n"
+
+
 def test_kill_9_mid_sync_then_resync_is_whole(emulator: Any, tmp_path: Path) -> None:
     faults = build_mixed_mailbox(emulator, total=400, phantoms=4, kinds=[Fault.EMPTY, Fault.REFUSED_NO])
     setup = phantomsafe_setup(tmp_path, emulator, maxconnections=3)
