@@ -1,14 +1,20 @@
-"""Glue: the ladder's connection interface over offlineimap's own connection pool (imaplib2 objects)."""
+"""Glue: one imaplib2 command with its failures mapped to ours, and the ladder's connection interface over
+offlineimap's own connection pool.
+
+offlineimap is imported only inside the functions, so that modules which merely use :func:`imap_call` (the
+probe's transcript code) stay importable without it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from offlineimap import OfflineImapError
-
 from offlineimap_phantomfix.recovery import ConnectionDropped
 from offlineimap_phantomfix.responses import imaplib2_error_words
+from offlineimap_phantomfix.sanitize import clean_text
+
+_SAID_LIMIT = 300
 
 
 def _bye_words(imapobj: Any) -> str:
@@ -21,6 +27,38 @@ def _bye_words(imapobj: Any) -> str:
     return ("BYE " + words[-1].decode("utf-8", "replace")) if words else ""
 
 
+def _dropped(text: str) -> ConnectionDropped:
+    return ConnectionDropped(clean_text(text, limit=_SAID_LIMIT))
+
+
+def imap_call(imapobj: Any, method: str, *args: Any) -> tuple[str, list[Any]]:
+    """Run one imaplib2 command and return ``(typ, data)``.
+
+    A tagged BAD (which imaplib2 raises) comes back as ``("BAD", [server words])``; a refused SELECT as
+    ``("NO", [...])``; a closed connection (BYE, reset, timeout) raises :class:`ConnectionDropped`, with the
+    BYE text when the server sent one. A SELECT of the folder already selected the same way counts as OK.
+    """
+    from offlineimap import OfflineImapError
+
+    try:
+        result = getattr(imapobj, method)(*args)
+    except imapobj.abort as error:  # imaplib2's "close and retry"
+        raise _dropped(_bye_words(imapobj) or str(error)) from None
+    except imapobj.error as error:
+        status, words = imaplib2_error_words(str(error))
+        return status or "BAD", [clean_text(words, limit=_SAID_LIMIT).encode()]
+    except OfflineImapError as error:  # offlineimap's select wrapper
+        if error.severity == OfflineImapError.ERROR.FOLDER_RETRY:
+            raise _dropped(str(error)) from None
+        return "NO", [clean_text(str(error), limit=_SAID_LIMIT).encode()]
+    except OSError as error:
+        raise _dropped(str(error)) from None
+    if result is None:
+        return "OK", [None]
+    typ, data = result
+    return str(typ), list(data) if data is not None else [None]
+
+
 class PooledConnection:
     """One pooled imaplib2 connection, with the folder EXAMINEd (read-only) before each command."""
 
@@ -28,32 +66,20 @@ class PooledConnection:
         self.imapobj = imapobj
         self.mailbox = mailbox
 
-    def _call(self, command: Any, *args: str) -> tuple[str, Sequence[object]]:
-        imapobj = self.imapobj
-        try:
-            imapobj.select(self.mailbox, readonly=True)
-            typ, data = command(*args)
-        except imapobj.abort as error:  # BYE, reset, timeout: imaplib2's "close and retry"
-            raise ConnectionDropped(_bye_words(imapobj) or str(error)) from None
-        except imapobj.error as error:  # imaplib2 raises on a tagged BAD
-            status, words = imaplib2_error_words(str(error))
-            return status or "BAD", [words.encode("utf-8", "replace")]
-        except OfflineImapError as error:
-            if error.severity == OfflineImapError.ERROR.FOLDER_RETRY:
-                raise ConnectionDropped(str(error)) from None
-            return "NO", [str(error).encode("utf-8", "replace")]
-        except OSError as error:
-            raise ConnectionDropped(str(error)) from None
-        return str(typ), list(data) if data is not None else [None]
+    def _call(self, method: str, *args: str) -> tuple[str, Sequence[object]]:
+        typ, data = imap_call(self.imapobj, "select", self.mailbox, True)
+        if typ != "OK":
+            return typ, data
+        return imap_call(self.imapobj, method, *args)
 
     def uid_fetch(self, uid: int, items: str) -> tuple[str, Sequence[object]]:
-        return self._call(self.imapobj.uid, "FETCH", str(uid), items)
+        return self._call("uid", "FETCH", str(uid), items)
 
     def seq_fetch(self, msn: int, items: str) -> tuple[str, Sequence[object]]:
-        return self._call(self.imapobj.fetch, str(msn), items)
+        return self._call("fetch", str(msn), items)
 
     def uid_search(self, uid: int) -> tuple[str, Sequence[object]]:
-        return self._call(self.imapobj.uid, "SEARCH", "UID", str(uid))
+        return self._call("uid", "SEARCH", "UID", str(uid))
 
 
 class PoolSource:
@@ -64,6 +90,8 @@ class PoolSource:
         self.mailbox = mailbox
 
     def open(self) -> PooledConnection:
+        from offlineimap import OfflineImapError
+
         try:
             imapobj = self.imapserver.acquireconnection()
         except OfflineImapError as error:

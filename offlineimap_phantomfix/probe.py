@@ -19,11 +19,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from offlineimap_phantomfix.errors import NotFoundError, ServerError
+from offlineimap_phantomfix.imapconn import PoolSource, imap_call
 from offlineimap_phantomfix.placeholder import PlaceholderInfo, detect_placeholder
-from offlineimap_phantomfix.recovery import LadderOutcome, run_ladder
+from offlineimap_phantomfix.recovery import ConnectionDropped, LadderOutcome, run_ladder
 from offlineimap_phantomfix.responses import AnswerKind, FetchAnswer, classify_fetch, locate_uid, value_text
 from offlineimap_phantomfix.sanitize import clean_text
-from offlineimap_phantomfix.session import Dropped, Session, imap_call, locate, open_session, select_folder
+from offlineimap_phantomfix.session import Session, locate, open_session, select_folder
 from offlineimap_phantomfix.verdicts import Verdict
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class _Probe:
         try:
             self.connect()
             found = locate(self.imapobj, self.uid)
-        except (ServerError, NotFoundError, Dropped) as error:
+        except (ServerError, NotFoundError, ConnectionDropped) as error:
             self.note(f"=> could not reconnect: {error}")
             if self.imapobj is not None:
                 self.session.release(self.imapobj, broken=True)
@@ -150,7 +151,7 @@ class _Probe:
                 typ, data = imap_call(self.imapobj, "fetch", str(self.msn), form.items)
             else:
                 typ, data = imap_call(self.imapobj, "uid", "FETCH", str(self.uid), form.items)
-        except Dropped as error:
+        except ConnectionDropped as error:
             self.dropped(str(error), byes_before)
             if first:
                 self.plain = FetchAnswer(AnswerKind.DROPPED, server_said=str(error))
@@ -211,7 +212,7 @@ class _Probe:
         byes_before = len(self.session.transcript.byes)
         try:
             found = locate(self.imapobj, self.uid)
-        except Dropped as error:
+        except ConnectionDropped as error:
             self.dropped(str(error), byes_before)
             return
         if found is None:
@@ -301,7 +302,7 @@ def run_probe(config: PhantomConfig, account: str, folder: str, uid: int) -> Pro
         transcript.note(f"--- where is UID {uid}?")
         try:
             found = locate(imapobj, uid)
-        except Dropped as error:
+        except ConnectionDropped as error:
             raise ServerError(f"{session.where} closed the connection while looking for UID {uid}: {error}") \
                 from None
         if found is None:
@@ -318,8 +319,6 @@ def run_probe(config: PhantomConfig, account: str, folder: str, uid: int) -> Pro
         if probe.plain_fetch_delivers():
             line, verdict = _verdict_line(uid, None)
         else:
-            from offlineimap_phantomfix.imapconn import PoolSource
-
             transcript.note("--- the fallback ladder a PhantomSafeIMAP sync runs (read-only; nothing recorded)")
             failure = probe.plain.server_said if probe.plain is not None else ""
             outcome = run_ladder(PoolSource(session.server, state.mailbox), uid, accept=accept,

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from offlineimap_phantomfix.errors import NotFoundError, ServerError, UnsafeOperationError
+from offlineimap_phantomfix.imapconn import imap_call
+from offlineimap_phantomfix.recovery import ConnectionDropped
 from offlineimap_phantomfix.responses import value_text
 from offlineimap_phantomfix.sanitize import clean_text
 from offlineimap_phantomfix.session import (
-    Dropped,
     FolderState,
     Session,
-    imap_call,
     locate,
     open_session,
     select_folder,
@@ -93,7 +93,7 @@ def _target_line(folder: str, uid: int, state: FolderState, found: Any) -> str:
 def _locate_or_fail(session: Session, imapobj: Any, folder: str, uid: int, state: FolderState) -> Any:
     try:
         found = locate(imapobj, uid)
-    except Dropped as error:
+    except ConnectionDropped as error:
         raise ServerError(f"{session.where} closed the connection while looking for UID {uid}: {error}") from None
     if found is None:
         raise NotFoundError(f"no message with UID {uid} in folder {folder!r} on {session.where} "
@@ -105,7 +105,7 @@ def _checked(session: Session, imapobj: Any, what: str, method: str, *args: str)
     """Run a command that must succeed; failures become ServerError naming the command and server words."""
     try:
         typ, data = imap_call(imapobj, method, *args)
-    except Dropped as error:
+    except ConnectionDropped as error:
         raise ServerError(f"{what}: {session.where} closed the connection ({error}); check the folder with "
                           f"'probe' before trying again") from None
     if typ != "OK":

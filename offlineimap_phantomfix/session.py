@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from offlineimap_phantomfix.errors import ConfigError, NotFoundError, PhantomFixError, ServerError
+from offlineimap_phantomfix.imapconn import imap_call
 from offlineimap_phantomfix.responses import FetchResponse, locate_uid, search_has_uid
 from offlineimap_phantomfix.sanitize import clean_text
 
@@ -34,11 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REDACTED",
-    "Dropped",
     "FolderState",
     "Session",
     "Transcript",
-    "imap_call",
     "locate",
     "open_session",
     "select_folder",
@@ -378,10 +377,6 @@ class _NoPassword(Exception):
 
 # --- the session ----------------------------------------------------------------------------------------------
 
-class Dropped(Exception):
-    """The server closed the connection (BYE, reset, timeout) during a command."""
-
-
 @dataclass
 class FolderState:
     mailbox: str  # as sent to the server (quoted when needed)
@@ -570,26 +565,6 @@ def open_session(config: PhantomConfig, account: str, *, description: str = "") 
 
 # --- small IMAP helpers shared by probe and purge -----------------------------------------------------------
 
-def imap_call(imapobj: Any, method: str, *args: str) -> tuple[str, list[Any]]:
-    """Run one imaplib2 command: ``(typ, data)``; a tagged BAD comes back as ``("BAD", [text])`` rather
-    than an exception; a closed connection raises :class:`Dropped`."""
-    from offlineimap import OfflineImapError
-
-    try:
-        typ, data = getattr(imapobj, method)(*args)
-    except imapobj.abort as error:
-        raise Dropped(clean_text(str(error), limit=300)) from None
-    except imapobj.error as error:
-        return "BAD", [clean_text(str(error), limit=300).encode()]
-    except OfflineImapError as error:
-        if error.severity >= OfflineImapError.ERROR.FOLDER_RETRY:
-            raise Dropped(clean_text(str(error), limit=300)) from None
-        return "NO", [clean_text(str(error), limit=300).encode()]
-    except OSError as error:
-        raise Dropped(clean_text(str(error), limit=300)) from None
-    return str(typ), list(data) if data is not None else [None]
-
-
 def _said(data: Sequence[Any]) -> str:
     words = [w.decode("utf-8", "replace") if isinstance(w, bytes) else str(w) for w in data if w is not None]
     return clean_text(" ".join(words), limit=300)
@@ -643,7 +618,7 @@ def _folder_listed(imapobj: Any, mailbox: str) -> bool | None:
 
 def locate(imapobj: Any, uid: int) -> FetchResponse | None:
     """``UID FETCH uid (UID FLAGS)``, then ``UID SEARCH UID uid``: the response for ``uid`` (with its sequence
-    number and flags), or None when the UID is not in the selected folder. Raises :class:`Dropped`."""
+    number and flags), or None when the UID is not in the selected folder. Raises :class:`ConnectionDropped`."""
     typ, data = imap_call(imapobj, "uid", "FETCH", str(uid), "(UID FLAGS)")
     found = locate_uid(data, uid) if typ == "OK" else None
     if found is not None:
