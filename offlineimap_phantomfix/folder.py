@@ -15,7 +15,7 @@ from offlineimap import OfflineImapError
 from offlineimap.folder.Gmail import GmailFolder
 from offlineimap.folder.IMAP import IMAPFolder
 
-from offlineimap_phantomfix.imapconn import PoolSource
+from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, parse_like_offlineimap
 from offlineimap_phantomfix.placeholder import detect_placeholder
 from offlineimap_phantomfix.recovery import LadderOutcome, run_ladder
 from offlineimap_phantomfix.responses import imaplib2_error_words
@@ -24,15 +24,6 @@ from offlineimap_phantomfix.verdicts import PhantomRecord, Verdict
 
 _PLACEHOLDER_SUBJECT_HINT = "protocol failed for the following message"
 _NOT_FETCHED = object()
-
-_VERDICT_WORDS = {
-    Verdict.EMPTY: "the server lists it but returns no data for it",
-    Verdict.PLACEHOLDER: "the server sent its substitute notice instead of the message",
-    Verdict.REFUSED: "the server refuses to send it",
-    Verdict.DROPPED: "the server drops the connection whenever it is fetched",
-    Verdict.UNPARSEABLE: "the server sent bytes that cannot be stored as a message",
-}
-
 
 class PhantomHandled(OfflineImapError):
     """Raised by ``getmessage`` when a message was judged a phantom (or vanished) and has been dealt with."""
@@ -127,33 +118,21 @@ class PhantomSafeFolderMixin:
             return False
         return detect_placeholder(message.as_bytes(policy=self.policy["8bit-RFC"])) is not None  # type: ignore[attr-defined]
 
-    def _phantom_parse(self, raw: bytes) -> Any:
-        message = self.parser["8bit-RFC"].parsebytes(raw)  # type: ignore[attr-defined]
-        message.as_bytes(policy=self.policy["8bit-RFC"])  # type: ignore[attr-defined]
-        return message
-
-    def _phantom_parses(self, raw: bytes) -> bool:
-        try:
-            self._phantom_parse(raw)
-        except Exception:
-            return False
-        return True
-
     def _phantom_recover(self, uid: int, failure: str) -> Any:
         repository = self.repository  # type: ignore[attr-defined]
         source = PoolSource(self.imapserver, self.getfullIMAPname())  # type: ignore[attr-defined]
-        outcome = run_ladder(source, uid, accept=self._phantom_parses, first_failure=failure)
+        outcome = run_ladder(source, uid, accept=accepts_like_offlineimap(self), first_failure=failure)
         key = repository.phantom_key(self, uid)
         record = repository.phantom_conclude(key, outcome)
         if outcome.verdict is Verdict.RECOVERED and outcome.content is not None:
             self.ui.info(  # type: ignore[attr-defined]
                 f"phantomfix: UID {uid} of {self} recovered by {outcome.recovered_by} after: {failure}")
-            return self._phantom_parse(outcome.content)
+            return parse_like_offlineimap(self, outcome.content)
         raise PhantomHandled(outcome, record, self._phantom_sentence(uid, outcome, record))
 
     def _phantom_sentence(self, uid: int, outcome: LadderOutcome, record: PhantomRecord | None) -> str:
         verdict = outcome.verdict
-        text = f"phantomfix: {self} UID {uid}: {verdict.value}: {_VERDICT_WORDS.get(verdict, '')}"
+        text = f"phantomfix: {self} UID {uid}: {verdict.value}: {verdict.describe('it')}"
         if outcome.original is not None and outcome.original.subject:
             text += f" (lost mail: {outcome.original.subject!r})"
         if record is None:

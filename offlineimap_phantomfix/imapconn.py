@@ -7,7 +7,7 @@ probe's transcript code) stay importable without it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from offlineimap_phantomfix.recovery import ConnectionDropped
@@ -57,6 +57,27 @@ def imap_call(imapobj: Any, method: str, *args: Any) -> tuple[str, list[Any]]:
         return "OK", [None]
     typ, data = result
     return str(typ), list(data) if data is not None else [None]
+
+
+def parse_like_offlineimap(folder: Any, raw: bytes) -> Any:
+    """Parse ``raw`` with the folder's own parser and check it encodes again under the folder's policy: what
+    offlineimap needs to store it. Raises whatever the email package raises when it cannot."""
+    message = folder.parser["8bit-RFC"].parsebytes(raw)
+    message.as_bytes(policy=folder.policy["8bit-RFC"])
+    return message
+
+
+def accepts_like_offlineimap(folder: Any) -> Callable[[bytes], bool]:
+    """The ladder's test for usable bytes: would this folder's offlineimap store them?"""
+
+    def accept(raw: bytes) -> bool:
+        try:
+            parse_like_offlineimap(folder, raw)
+        except Exception:
+            return False
+        return True
+
+    return accept
 
 
 class PooledConnection:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from offlineimap_phantomfix.errors import NotFoundError, ServerError
-from offlineimap_phantomfix.imapconn import PoolSource, imap_call
+from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, imap_call
 from offlineimap_phantomfix.placeholder import PlaceholderInfo, detect_placeholder
 from offlineimap_phantomfix.recovery import ConnectionDropped, LadderOutcome, run_ladder
 from offlineimap_phantomfix.responses import AnswerKind, FetchAnswer, classify_fetch, locate_uid, value_text
@@ -240,31 +240,6 @@ def _original_words(found: PlaceholderInfo) -> str:
     return f" (it names the lost mail: {', '.join(parts)})" if parts else ""
 
 
-def _accept_like_offlineimap(folder: Any) -> Callable[[bytes], bool]:
-    """The sync's test for "usable bytes": offlineimap's own parser and policy of that folder."""
-    parser = folder.parser["8bit-RFC"]
-    policy = folder.policy["8bit-RFC"]
-
-    def accept(raw: bytes) -> bool:
-        try:
-            parser.parsebytes(raw).as_bytes(policy=policy)
-        except Exception:
-            return False
-        return True
-
-    return accept
-
-
-_WORDS = {
-    Verdict.VANISHED: "UID {uid} is no longer in the folder (expunged meanwhile); nothing to keep",
-    Verdict.EMPTY: "the server lists UID {uid} but returns no data for it",
-    Verdict.PLACEHOLDER: "the server sends its substitute notice instead of UID {uid}",
-    Verdict.REFUSED: "the server refuses to send UID {uid}",
-    Verdict.DROPPED: "the server drops the connection whenever UID {uid} is fetched",
-    Verdict.UNPARSEABLE: "bytes arrive for UID {uid} but offlineimap cannot parse them",
-}
-
-
 def _verdict_line(uid: int, outcome: LadderOutcome | None) -> tuple[str, Verdict]:
     if outcome is None:
         return f"verdict: {Verdict.RECOVERED.value}: UID {uid} delivers fine (the plain fetch returned it)", \
@@ -273,7 +248,7 @@ def _verdict_line(uid: int, outcome: LadderOutcome | None) -> tuple[str, Verdict
     if verdict is Verdict.RECOVERED:
         text = f"the plain fetch fails but the {outcome.recovered_by} step delivers UID {uid}; a sync recovers it"
     else:
-        text = _WORDS[verdict].format(uid=uid)
+        text = verdict.describe(f"UID {uid}")
     if outcome.placeholder is not None:
         text += _original_words(outcome.placeholder)
     if verdict in (Verdict.REFUSED, Verdict.DROPPED, Verdict.EMPTY) and outcome.server_said:
@@ -297,7 +272,7 @@ def run_probe(config: PhantomConfig, account: str, folder: str, uid: int) -> Pro
         imapobj = session.acquire()
         state = select_folder(session, imapobj, folder, readonly=True)
         transcript.note(f"UIDVALIDITY {state.uidvalidity}, {state.exists} messages")
-        accept = _accept_like_offlineimap(session.repository.getfolder(folder, decode=False))
+        accept = accepts_like_offlineimap(session.repository.getfolder(folder, decode=False))
         probe = _Probe(session, folder, uid, accept, imapobj=imapobj)
         transcript.note(f"--- where is UID {uid}?")
         try:

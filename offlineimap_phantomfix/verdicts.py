@@ -23,6 +23,21 @@ class Verdict(str, enum.Enum):
         """True for verdicts that leave the message out of the Maildir (and so may be skipped)."""
         return self not in (Verdict.RECOVERED, Verdict.VANISHED)
 
+    def describe(self, message: str) -> str:
+        """What the server does with ``message`` ("it", "UID 15541"), in a few words for one log line."""
+        return _BEHAVIOUR[self].format(message=message)
+
+
+_BEHAVIOUR = {
+    Verdict.RECOVERED: "a fallback fetch delivers {message}",
+    Verdict.VANISHED: "{message} is no longer in the folder (expunged meanwhile); nothing to keep",
+    Verdict.EMPTY: "the server lists {message} but returns no data for it",
+    Verdict.PLACEHOLDER: "the server sends its substitute notice instead of {message}",
+    Verdict.REFUSED: "the server refuses to send {message}",
+    Verdict.DROPPED: "the server drops the connection whenever {message} is fetched",
+    Verdict.UNPARSEABLE: "bytes arrive for {message} but offlineimap cannot store them",
+}
+
 
 class PhantomAction(str, enum.Enum):
     """What to do with a phantom (``phantom_action``)."""
