@@ -132,7 +132,7 @@ class PhantomSafeFolderMixin:
 
     def _phantom_sentence(self, uid: int, outcome: LadderOutcome, record: PhantomRecord | None) -> str:
         verdict = outcome.verdict
-        text = f"phantomfix: {self} UID {uid}: {verdict.value}: {verdict.describe('it')}"
+        text = f"phantomfix: {self} UID {uid}: {verdict.value}: {verdict.describe('the message')}"
         if outcome.original is not None and outcome.original.subject:
             text += f" (lost mail: {outcome.original.subject!r})"
         if record is None:
