@@ -210,7 +210,8 @@ class FetchAnswer:
     responses: list[FetchResponse] = field(default_factory=list)
 
 
-def _said(typ: str, data: Sequence[object]) -> str:
+def server_words(typ: str, data: Sequence[object]) -> str:
+    """The text parts of an imaplib2 answer, after its status, as one cleaned line."""
     words = [item for item in data if isinstance(item, (bytes, str))]
     text = " ".join(w.decode("utf-8", "replace") if isinstance(w, bytes) else w for w in words)
     return clean_text(f"{typ} {text}".strip(), limit=300)
@@ -223,7 +224,7 @@ def classify_fetch(typ: str, data: Sequence[object], uid: int, *, by_sequence: b
     when the UID in the same response is ``uid`` (servers have been seen to mix the mapping up).
     """
     if typ != "OK":
-        return FetchAnswer(AnswerKind.REFUSED, server_said=_said(typ, data))
+        return FetchAnswer(AnswerKind.REFUSED, server_said=server_words(typ, data))
     responses = parse_fetch_data(data)
     mismatch: FetchResponse | None = None
     for response in responses:

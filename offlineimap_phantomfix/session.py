@@ -20,14 +20,14 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from offlineimap_phantomfix.errors import ConfigError, NotFoundError, PhantomFixError, ServerError
 from offlineimap_phantomfix.imapconn import imap_call
-from offlineimap_phantomfix.responses import FetchResponse, locate_uid, search_has_uid
+from offlineimap_phantomfix.responses import FetchResponse, locate_uid, search_has_uid, server_words
 from offlineimap_phantomfix.sanitize import clean_text
 
 if TYPE_CHECKING:
@@ -565,11 +565,6 @@ def open_session(config: PhantomConfig, account: str, *, description: str = "") 
 
 # --- small IMAP helpers shared by probe and purge -----------------------------------------------------------
 
-def _said(data: Sequence[Any]) -> str:
-    words = [w.decode("utf-8", "replace") if isinstance(w, bytes) else str(w) for w in data if w is not None]
-    return clean_text(" ".join(words), limit=300)
-
-
 def select_folder(session: Session, imapobj: Any, folder: str, *, readonly: bool) -> FolderState:
     """EXAMINE (``readonly``) or SELECT ``folder``. Unknown folder: NotFoundError; other refusals: ServerError."""
     from offlineimap import OfflineImapError
@@ -588,7 +583,7 @@ def select_folder(session: Session, imapobj: Any, folder: str, *, readonly: bool
             raise NotFoundError(f"no folder {folder!r} on {session.where} (server said: {words})") from None
         raise ServerError(f"{verb} {folder} on {session.where} failed: {words}") from None
     if result is None or result[0] != "OK":
-        raise ServerError(f"{verb} {folder} on {session.where} failed: {_said(result[1] if result else [])}")
+        raise ServerError(f"{verb} {folder} on {session.where} failed: {server_words('', result[1] if result else [])}")
     uidvalidity = _number(imapobj.response("UIDVALIDITY"))
     exists = _number(("OK", result[1]))
     return FolderState(mailbox, uidvalidity, exists)
@@ -633,7 +628,7 @@ def uid_set(imapobj: Any, *criteria: str) -> set[int]:
     """``UID SEARCH <criteria>`` as a set of UIDs. Raises ServerError when the server refuses."""
     typ, data = imap_call(imapobj, "uid", "SEARCH", *criteria)
     if typ != "OK":
-        raise ServerError(f"UID SEARCH {' '.join(criteria)} failed: {_said(data)}")
+        raise ServerError(f"UID SEARCH {' '.join(criteria)} failed: {server_words('', data)}")
     found: set[int] = set()
     for item in data:
         if isinstance(item, bytes):
