@@ -3,12 +3,13 @@
 Everything happens on 127.0.0.1 in a temporary directory: the Exchange-behaviour emulator serves a mailbox
 with a few kinds of phantom, stock offlineimap (``type = IMAP``) syncs it and fails, then the same mailbox is
 synced again from scratch with ``type = PhantomSafeIMAP`` and succeeds; finally the report and the quarantine
-are shown. Unlike the rest of :mod:`offlineimap_phantomfix.testing`, this module uses the package itself.
+are shown. Unlike the rest of :mod:`offlineimap_phantomfix.testing`, this module uses the package itself,
+through the same public modules a user's own script would (config, store, report); it never calls the command
+line back, so the command line can reach the demo without a circle.
 """
 
 from __future__ import annotations
 
-import contextlib
 import mailbox
 import shutil
 import sys
@@ -133,11 +134,26 @@ def _quarantine_subjects(path: Path) -> list[str]:
 
 
 def _report(setup: OfflineimapSetup, out: TextIO) -> int:
-    from offlineimap_phantomfix.cli import main as cli_main
+    """What ``offlineimap-phantomfix -c CONFIG report`` prints, made the way a user's own script would:
+    the config names the state directories, each store gives its records, :mod:`report` renders them."""
+    from offlineimap_phantomfix.config import PhantomConfig
+    from offlineimap_phantomfix.errors import PhantomFixError
+    from offlineimap_phantomfix.report import PROGRAM, render_text
+    from offlineimap_phantomfix.store import STORE_FILENAME, PhantomStore
 
-    out.write(f"$ offlineimap-phantomfix -c {setup.config} report\n\n")
-    with contextlib.redirect_stdout(out):
-        return cli_main(["-c", str(setup.config), "report"])
+    out.write(f"$ {PROGRAM} -c {setup.config} report\n\n")
+    records = []
+    try:
+        for directory in PhantomConfig.load(setup.config).state_dirs():
+            if (directory / STORE_FILENAME).is_file():
+                with PhantomStore(directory) as store:
+                    records.extend(store.records())
+    except PhantomFixError as error:
+        out.write(f"{PROGRAM}: error: {_clean(str(error))}\n")
+        return 1
+    text = render_text(sorted(records, key=lambda record: record.key))
+    out.write(text if text.endswith("\n") else text + "\n")
+    return 0
 
 
 def run_demo(out: TextIO | None = None, *, keep: bool = False) -> int:
