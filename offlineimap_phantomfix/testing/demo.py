@@ -151,8 +151,7 @@ def _report(setup: OfflineimapSetup, out: TextIO) -> int:
     except PhantomFixError as error:
         out.write(f"{PROGRAM}: error: {_clean(str(error))}\n")
         return 1
-    text = render_text(sorted(records, key=lambda record: record.key))
-    out.write(text if text.endswith("\n") else text + "\n")
+    out.write(render_text(records))  # it orders the records itself
     return 0
 
 
