@@ -294,19 +294,20 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
 
         metadata = Path(session.account.getconfig().getmetadatadir())
         with account_lock(metadata, account) if yes else nullcontext():
-            with _store(state_dir, create=yes) as store:
+            with _store(state_dir, create=False) as existing:
                 def adopted(key: MessageKey) -> bool:
-                    record = store.get(key) if store is not None else None
+                    record = existing.get(key) if existing is not None else None
                     return record is not None and record.verdict is Verdict.PLACEHOLDER and bool(record.quarantine)
 
                 result.found = find_notices(map_folders(session, folder), adopted, key_for)
-                for item in result.found:
-                    say(("cannot place: " if item.problem else "notice: ") + describe(item)
-                        + (f" ({item.problem}; left alone)" if item.problem else ""))
-                if yes and result.placeable:
+            for item in result.found:
+                say(("cannot place: " if item.problem else "notice: ") + describe(item)
+                    + (f" ({item.problem}; left alone)" if item.problem else ""))
+            if yes and result.placeable:
+                box = Quarantine(state_dir / "quarantine")
+                result.quarantine = box.maildir(account)
+                with _store(state_dir, create=True) as store:
                     assert store is not None
-                    box = Quarantine(state_dir / "quarantine")
-                    result.quarantine = box.maildir(account)
                     for item in result.placeable:
                         move_out(item, key_for(item.folder, item.uid), store, result.quarantine,
                                  lambda content: box.deliver(account, content),

@@ -227,6 +227,12 @@ def test_adopt_killed_at_every_step_then_rerun_ends_the_same(emulator: Any, tmp_
         on_disk = {(name, m.uid) for name, msgs in read_maildir(archive.setup.maildir).items() for m in msgs}
         status = status_uids(archive.setup)
         assert status <= on_disk, step
+        if step == "status-removed":
+            # A sync in between finds the file without a status entry: it must only put the UID back.
+            result = sync(archive.setup)
+            assert result.returncode == 0, result.output
+            assert server_changes(emulator) == []
+            assert status_uids(archive.setup) <= on_disk
     assert archive.adopt("--yes").returncode == 0
     assert {path.name for path in notice_files(archive)} & files == set()
     check_after_adoption(emulator, archive, fetched)
@@ -266,3 +272,29 @@ def test_adopt_yes_refuses_a_stock_repository_and_a_running_sync(emulator: Any, 
     assert busy.stderr.count("\n") == 1
     lock_file.unlink()
     assert tree(tmp_path) == before
+
+
+def test_adopt_lists_what_it_cannot_place_and_leaves_it(emulator: Any, tmp_path: Path) -> None:
+    archive = build_archive(emulator, tmp_path)
+    archive.switch()
+    inbox, attic = (next(p for p in notice_files(archive) if f"/{name}/" in str(p)) for name in ("INBOX", "Attic"))
+    # A copy without offlineimap's U= (a file a user put there), a UID the status does not know, and a
+    # folder whose saved UIDVALIDITY is gone.
+    (inbox.parent.parent / "cur" / "1700000000.copied.host:2,S").write_bytes(inbox.read_bytes())
+    uid = int(str(inbox.name).split(",U=")[1].split(",")[0])
+    with sqlite3.connect(archive.setup.metadata / "Account-Test" / "LocalStatus-sqlite" / "INBOX") as connection:
+        connection.execute("DELETE FROM status WHERE id = ?", (uid,))
+    (archive.setup.metadata / "Repository-TestRemote" / "FolderValidity" / "Archive").unlink()
+    before = tree(tmp_path)
+    for args in ((), ("--yes",)):
+        result = archive.adopt(*args)
+        assert result.returncode == 0, result.stderr
+        cannot = [line for line in result.stdout.splitlines() if line.startswith("cannot place: ")]
+        assert len(cannot) == 3, result.stdout
+        assert any("INBOX no UID" in line and "no U=" in line for line in cannot)
+        assert any(f"INBOX UID {uid}" in line and "does not know this UID" in line for line in cannot)
+        assert any("Archive UID" in line and "no UIDVALIDITY" in line and str(attic) in line for line in cannot)
+        assert "3 of them cannot be placed (left alone)" in result.stdout
+    after = tree(tmp_path)
+    after.pop("metadata/Test.lock")
+    assert after == before
