@@ -498,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     adopt.add_argument("--folder", help="only this folder, by its remote or local name (needs --account)")
     adopt.add_argument("--yes", action="store_true", help="really move them (under offlineimap's account lock)")
 
-    add("doctor", "check the configuration, activation, state directory and store", cmd_doctor)
+    add("doctor", "check the configuration, activation, Maildir, state directory and store", cmd_doctor)
 
     demo = add("demo", "show the problem and the fix against a local emulated server (no network)", cmd_demo)
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary directory")
