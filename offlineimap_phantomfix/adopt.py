@@ -61,7 +61,7 @@ class MappedFolder:
     local: str
     status_file: Path
     uidvalidity: int | None
-    messages: dict[int, Path]  # UID -> file; negative: no UID of this folder in the file name
+    messages: dict[int, str]  # UID -> file; negative: no UID of this folder in the file name
 
 
 @dataclass
@@ -137,8 +137,9 @@ def map_folders(session: Session, folder: str | None) -> list[MappedFolder]:
             continue
         status_folder = status.getfolder(remote_folder.getvisiblename().replace(remote.getsep(), status.getsep()))
         local_folder.cachemessagelist()
-        root = Path(local_folder.getfullname())
-        messages = {int(uid): root / item["filename"] for uid, item in local_folder.getmessagelist().items()}
+        root = local_folder.getfullname()
+        messages = {int(uid): os.path.join(root, item["filename"]) for uid, item in
+                    local_folder.getmessagelist().items()}
         mapped.append(MappedFolder(remote=remote_folder.getname(), local=local_folder.getname(),
                                    status_file=Path(status_folder.getfullname()),
                                    uidvalidity=_saved_uidvalidity(remote_folder), messages=messages))
@@ -175,7 +176,7 @@ def find_notices(folders: list[MappedFolder], adopted: Callable[[MessageKey], bo
                 continue  # gone meanwhile, or unreadable: not ours to judge
             if hit is None:
                 continue
-            item = Found(folder, uid, path, hit[0], hit[1])
+            item = Found(folder, uid, Path(path), hit[0], hit[1])
             found.append(item)
             if uid < 0:
                 item.problem = "the file name carries no UID of this folder (no U=, or another folder's FMD5)"
@@ -366,11 +367,11 @@ def count_notices(config: PhantomConfig, account: str) -> tuple[int, int] | None
             raise ConfigError(f"account {account!r}: {clean_text(str(error))}") from None
         for local_folder in folders:
             local_folder.cachemessagelist()
-            root = Path(local_folder.getfullname())
+            root = local_folder.getfullname()
             for item in local_folder.getmessagelist().values():
                 messages += 1
                 try:
-                    notices += read_notice(root / item["filename"]) is not None
+                    notices += read_notice(os.path.join(root, item["filename"])) is not None
                 except OSError:
                     continue
     return notices, messages

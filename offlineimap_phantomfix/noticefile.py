@@ -19,33 +19,41 @@ __all__ = ["READ_LIMIT", "read_notice", "same_content_in"]
 READ_LIMIT = 1 << 20  # a substitute notice is a few KB; nothing larger is handed to the detector
 _HEADER_LIMIT = 128 * 1024
 _CHUNK = 16 * 1024
-_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
-_WORDING = re.compile(rb"retrieval|the server could", re.IGNORECASE)
-_SUBJECT = re.compile(rb"^subject[ \t]*:[ \t]*\S", re.IGNORECASE | re.MULTILINE)
+_SUBJECT = re.compile(rb"^subject[ \t]*:[ \t]*\S", re.MULTILINE)
 _FIELD_START = re.compile(rb"[!-9;-~]+[ \t]*:")
+
+
+def _header_end(data: bytes) -> int:
+    """Where the header block ends (the first empty line, LF or CRLF), or -1 when not within ``data``."""
+    ends = [index for index in (data.find(b"\n\n"), data.find(b"\n\r\n")) if index >= 0]
+    return min(ends) if ends else -1
 
 
 def _may_be_notice(head: bytes) -> bool:
     """False only for a header block that rules a notice out: a Subject of its own, no notice wording."""
     if not _FIELD_START.match(head):
         return True  # not a header block at all (a header-less substitute starts with its text)
-    return _WORDING.search(head) is not None or _SUBJECT.search(head) is None
+    lowered = head.lower()
+    if b"retrieval" in lowered or b"the server could" in lowered:
+        return True
+    return _SUBJECT.search(lowered) is None
 
 
-def read_notice(path: Path) -> tuple[PlaceholderInfo, bytes] | None:
+def read_notice(path: str | Path) -> tuple[PlaceholderInfo, bytes] | None:
     """The notice's content and the file's bytes when ``path`` is a substitute notice, else None.
 
     Raises OSError when the file cannot be read.
     """
     with open(path, "rb") as handle:
         head = handle.read(_CHUNK)
-        while _BLANK_LINE.search(head) is None and len(head) < _HEADER_LIMIT:
+        end = _header_end(head)
+        while end < 0 and len(head) < _HEADER_LIMIT:
             more = handle.read(_CHUNK)
             if not more:
                 break
             head += more
-        match = _BLANK_LINE.search(head)
-        block = head[: match.start()] if match is not None else head
+            end = _header_end(head)
+        block = head[:end] if end >= 0 else head
         if not _may_be_notice(block):
             return None
         data = head + handle.read(READ_LIMIT - len(head)) if len(head) < READ_LIMIT else head
