@@ -353,6 +353,7 @@ def count_notices(config: PhantomConfig, account: str) -> tuple[int, int] | None
     offlineimap has not synced the account yet (for ``doctor``)."""
     from offlineimap import OfflineImapError
     from offlineimap.repository import Repository
+    from offlineimap.repository.Maildir import MaildirRepository
 
     from offlineimap_phantomfix.session import open_session
 
@@ -362,7 +363,7 @@ def count_notices(config: PhantomConfig, account: str) -> tuple[int, int] | None
     with open_session(config, account, description="for doctor") as session:
         try:
             local = Repository(session.account, "local")
-            folders = local.getfolders()
+            folders = local.getfolders() if isinstance(local, MaildirRepository) else []
         except OfflineImapError as error:
             raise ConfigError(f"account {account!r}: {clean_text(str(error))}") from None
         for local_folder in folders:

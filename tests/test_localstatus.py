@@ -9,17 +9,11 @@ import pytest
 
 from offlineimap_phantomfix.errors import StoreError
 from offlineimap_phantomfix.localstatus import read_uids, remove_uid
+from offlineimap_phantomfix.testing.archive import write_status_file
 
 
 def status_file(path: Path, uids: list[int], *, version: str = "2") -> Path:
-    # The layout offlineimap 8.0's LocalStatusSQLiteFolder creates (and Debian's offlineimap3 alike).
-    with sqlite3.connect(path) as connection:
-        connection.executescript(
-            "CREATE TABLE metadata (key VARCHAR(50) PRIMARY KEY, value VARCHAR(128));"
-            "CREATE TABLE status (id INTEGER PRIMARY KEY, flags VARCHAR(50), mtime INTEGER, labels VARCHAR(256));")
-        connection.execute("INSERT INTO metadata VALUES ('db_version', ?)", (version,))
-        connection.executemany("INSERT INTO status VALUES (?, 'S', 0, '')", [(uid,) for uid in uids])
-    connection.close()
+    write_status_file(path, uids, version=version)
     return path
 
 

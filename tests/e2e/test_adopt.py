@@ -80,7 +80,8 @@ def write_config(workdir: Path, _config: Path | None, repo_type: str,
                                account_options=options["account"], pythonfile_lines=list(ACTIVATION_LINES))
 
 
-def build_archive(emulator: Any, workdir: Path, *, utf8: bool = False, forwarded: bool = False) -> Archive:
+def build_archive(emulator: Any, workdir: Path, *, utf8: bool = False, forwarded: bool = False,
+                  account_options: dict[str, str] | None = None) -> Archive:
     """Healthy mail in three folders, a notice-on-PEEK phantom in two of them; one stock sync."""
     second = "Entw&APw-rfe" if utf8 else "Archive"
     healthy_mailbox(emulator, {"INBOX": 6, second: 5, "Sent": 3})
@@ -96,7 +97,7 @@ def build_archive(emulator: Any, workdir: Path, *, utf8: bool = False, forwarded
         "port": {"port": str(emulator.port)},
         "remote": {} if utf8 else dict(NAMETRANS_REMOTE),
         "local": {} if utf8 else dict(NAMETRANS_LOCAL),
-        "account": {"utf8foldernames": "yes"} if utf8 else {},
+        "account": dict({"utf8foldernames": "yes"} if utf8 else {}, **(account_options or {})),
     }
     setup = write_config(workdir, None, "IMAP", options)
     first = sync(setup)
@@ -176,6 +177,12 @@ def test_adopt_moves_the_stock_notices_out_and_syncs_clean(emulator: Any, tmp_pa
     archive = build_archive(emulator, tmp_path)
     archive.switch()
     before_tree, before_status = tree(tmp_path), status_db(archive.setup)
+    doctor = subprocess.run(helper_command(archive.setup, "doctor"), capture_output=True, text=True,
+                            env=offlineimap_env(archive.setup), timeout=120, check=False)
+    assert doctor.returncode == 0, doctor.stdout
+    assert ("warning account Test: Maildir: 2 substitute notices stored as mail in the Maildir (of 20 messages); "
+            "see: offlineimap-phantomfix adopt --account Test") in doctor.stdout, doctor.stdout
+    assert tree(tmp_path) == before_tree
 
     dry = archive.adopt()
     assert dry.returncode == 0, dry.stderr
@@ -193,8 +200,13 @@ def test_adopt_moves_the_stock_notices_out_and_syncs_clean(emulator: Any, tmp_pa
     assert [r.key.folder for r in records(archive.setup)] == sorted(folder for folder, _ in archive.phantoms)
     check_after_adoption(emulator, archive, fetched)
 
-    again = archive.adopt("--yes")
+    before_tree = tree(tmp_path)
+    again = archive.adopt()
     assert again.returncode == 0 and "0 substitute notices" in again.stdout, again.stdout
+    assert tree(tmp_path) == before_tree, "a dry run with a skip list in place changed something"
+    doctor = subprocess.run(helper_command(archive.setup, "doctor"), capture_output=True, text=True,
+                            env=offlineimap_env(archive.setup), timeout=120, check=False)
+    assert "ok      account Test: Maildir: no substitute notice" in doctor.stdout, doctor.stdout
 
 
 @pytest.mark.skipif(not Path("/usr/bin/offlineimap").exists(), reason="Debian's offlineimap3 is not installed")
@@ -298,3 +310,22 @@ def test_adopt_lists_what_it_cannot_place_and_leaves_it(emulator: Any, tmp_path:
     after = tree(tmp_path)
     after.pop("metadata/Test.lock")
     assert after == before
+
+
+def test_adopt_with_maildir_windows_compatible_names(emulator: Any, tmp_path: Path) -> None:
+    archive = build_archive(emulator, tmp_path, account_options={"maildir-windows-compatible": "yes"})
+    names = [path.name for path in notice_files(archive)]
+    assert all("!2," in name and ":" not in name for name in names), names
+    archive.switch()
+    fetched = {key: emulator.content_fetches(*key) for key in archive.phantoms}
+    done = archive.adopt("--yes")
+    assert done.returncode == 0 and done.stdout.count("moved to the quarantine: ") == 2, done.stdout + done.stderr
+    for _ in range(2):
+        assert sync(archive.setup).returncode == 0
+    assert notice_files(archive) == []
+    local = read_maildir(archive.setup.maildir)
+    for wire in emulator.folders():
+        expected = len(emulator.messages(wire)) - sum(1 for folder, _ in archive.phantoms if folder == wire)
+        assert len(local[archive.local_of.get(wire, wire)]) == expected, wire
+    assert {key: emulator.content_fetches(*key) for key in archive.phantoms} == fetched
+    assert server_changes(emulator) == []
