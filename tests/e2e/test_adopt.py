@@ -329,3 +329,23 @@ def test_adopt_with_maildir_windows_compatible_names(emulator: Any, tmp_path: Pa
         assert len(local[archive.local_of.get(wire, wire)]) == expected, wire
     assert {key: emulator.content_fetches(*key) for key in archive.phantoms} == fetched
     assert server_changes(emulator) == []
+
+
+def test_a_skipped_phantom_is_logged_as_ignored_and_copy_ignore_eval_still_works(emulator: Any,
+                                                                                  tmp_path: Path) -> None:
+    healthy_mailbox(emulator, {"INBOX": 4})
+    phantom = emulator.append("INBOX", make_message(77, subject="Lost"), fault=Fault.PLACEHOLDER)
+    healthy_mailbox(emulator, {"INBOX": 2}, start=100)
+    user_ignores = {"copy_ignore_eval": "lambda folder: [2] if folder == 'INBOX' else None"}
+    setup = write_offlineimaprc(tmp_path, port=emulator.port, repo_type="PhantomSafeIMAP",
+                                pythonfile_lines=list(ACTIVATION_LINES), remote_options=user_ignores)
+    first = sync(setup)
+    assert first.returncode == 0, first.output
+    second = sync(setup)
+    assert second.returncode == 0, second.output
+    for result in (first, second):
+        assert "IGNORED: Copy message UID 2 " in result.output, result.output
+    assert f"IGNORED: Copy message UID {phantom} " in second.output, second.output
+    assert not [line for line in second.output.splitlines() if line.startswith("Copy message UID ")], second.output
+    local = {m.uid for m in read_maildir(setup.maildir)["INBOX"]}
+    assert local == {1, 3, 4, 6, 7}
