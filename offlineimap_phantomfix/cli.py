@@ -413,7 +413,10 @@ def _say(line: str) -> None:
 
 def _check_notices(config: PhantomConfig, account: str) -> tuple[str, str]:
     from offlineimap_phantomfix.adopt import count_notices
+    from offlineimap_phantomfix.config import PHANTOMSAFE_TYPES
 
+    if config.remote_type(account) not in (*PHANTOMSAFE_TYPES, *STOCK_TYPES):
+        return "ok", "not an IMAP account: not checked"
     counted = count_notices(config, account)
     if counted is None:
         return "ok", "not synced yet: no Maildir to check"
