@@ -349,3 +349,28 @@ def test_a_skipped_phantom_is_logged_as_ignored_and_copy_ignore_eval_still_works
     assert not [line for line in second.output.splitlines() if line.startswith("Copy message UID ")], second.output
     local = {m.uid for m in read_maildir(setup.maildir)["INBOX"]}
     assert local == {1, 3, 4, 6, 7}
+
+
+def test_adopt_follows_sep_and_a_local_folderfilter(emulator: Any, tmp_path: Path) -> None:
+    """A nested folder ("Projects/2024" on the server, "Projects.2024" in the Maildir with the default
+    sep) is adopted; a folder the local folderfilter now leaves out is not offlineimap's any more, and stays."""
+    healthy_mailbox(emulator, {"INBOX": 3, "Projects/2024": 3, "Old": 2})
+    nested = emulator.append("Projects/2024", make_message(901, subject="Nested lost"), fault=Fault.PLACEHOLDER_PEEK)
+    emulator.append("Old", make_message(902, subject="Filtered lost"), fault=Fault.PLACEHOLDER_PEEK)
+    setup = write_offlineimaprc(tmp_path, port=emulator.port, repo_type="IMAP")
+    assert sync(setup).returncode == 0
+    assert "Projects.2024" in read_maildir(setup.maildir)
+    setup = write_offlineimaprc(tmp_path, port=emulator.port, repo_type="PhantomSafeIMAP",
+                                pythonfile_lines=list(ACTIVATION_LINES),
+                                local_options={"folderfilter": "lambda f: f != 'Old'"})
+    done = subprocess.run(helper_command(setup, "adopt", "--yes"), capture_output=True, text=True,
+                          env=offlineimap_env(setup), timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert [line.split(",")[0] for line in done.stdout.splitlines() if line.startswith("notice: ")] == \
+        [f"notice: Projects/2024 UID {nested}"], done.stdout
+    assert "/Projects.2024/cur/" in done.stdout or "/Projects.2024/new/" in done.stdout
+    assert sync(setup).returncode == 0
+    local = read_maildir(setup.maildir)
+    assert [detect_placeholder(m.raw) is not None for m in local["Projects.2024"]] == [False] * 3
+    assert sum(detect_placeholder(m.raw) is not None for m in local["Old"]) == 1
+    assert server_changes(emulator) == []
