@@ -58,7 +58,6 @@ class MappedFolder:
     """One synced folder: its remote name (the skip list's), its Maildir folder and offlineimap's state."""
 
     remote: str
-    local: str
     status_file: Path
     uidvalidity: int | None
     messages: dict[int, str]  # UID -> file; negative: no UID of this folder in the file name
@@ -140,8 +139,7 @@ def map_folders(session: Session, folder: str | None) -> list[MappedFolder]:
         root = local_folder.getfullname()
         messages = {int(uid): os.path.join(root, item["filename"]) for uid, item in
                     local_folder.getmessagelist().items()}
-        mapped.append(MappedFolder(remote=remote_folder.getname(), local=local_folder.getname(),
-                                   status_file=Path(status_folder.getfullname()),
+        mapped.append(MappedFolder(remote=remote_folder.getname(), status_file=Path(status_folder.getfullname()),
                                    uidvalidity=_saved_uidvalidity(remote_folder), messages=messages))
     if folder is not None and not mapped:
         raise NotFoundError(f"no synced folder {folder!r} in account {account.getname()!r} "
