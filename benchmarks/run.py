@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_adopt
 import bench_healthy_sync
 import bench_phantom_resync
 import bench_store
@@ -31,6 +32,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[bool], Outcome]]] = {
     "healthy_sync": ("(a)+(d) healthy full sync, Dovecot", bench_healthy_sync.measure),
     "phantom_resync": ("(b) second sync with phantoms, emulator", bench_phantom_resync.measure),
     "store": ("(c) phantom store, 100,000 entries", bench_store.measure),
+    "adopt": ("(e) adopt dry run, 100,000-message archive", bench_adopt.measure),
 }
 
 

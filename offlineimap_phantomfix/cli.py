@@ -378,6 +378,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         label = f"account {account}"
         doctor.run(f"{label}: type", partial(_check_type, config, account))
         doctor.run(f"{label}: options", partial(_check_options, config, account))
+        doctor.run(f"{label}: Maildir", partial(_check_notices, config, account))
         try:
             directory = config.state_dir(account)
         except PhantomFixError:
@@ -389,6 +390,41 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         doctor.run(f"{label}: state directory", partial(_check_state_dir, directory))
         doctor.run(f"{label}: store", partial(_check_store, directory))
     return EXIT_ERROR if doctor.errors else EXIT_OK
+
+
+# --- adopt ----------------------------------------------------------------------------------------------
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    if args.folder is not None and args.account is None:
+        args.subparser.error("--folder needs --account")
+    config = _load_config(args.config)
+    from offlineimap_phantomfix.adopt import run_adopt
+
+    for account in [args.account] if args.account is not None else config.accounts():
+        config.check_account(account)
+        run_adopt(config, account, folder=args.folder, yes=args.yes, say=_say)
+    return EXIT_OK
+
+
+def _say(line: str) -> None:
+    _out(line)
+    sys.stdout.flush()
+
+
+def _check_notices(config: PhantomConfig, account: str) -> tuple[str, str]:
+    from offlineimap_phantomfix.adopt import count_notices
+    from offlineimap_phantomfix.config import PHANTOMSAFE_TYPES
+
+    if config.remote_type(account) not in (*PHANTOMSAFE_TYPES, *STOCK_TYPES):
+        return "ok", "not an IMAP account: not checked"
+    counted = count_notices(config, account)
+    if counted is None:
+        return "ok", "not synced yet: no Maildir to check"
+    notices, messages = counted
+    if notices:
+        return "warning", (f"{_plural(notices, 'substitute notice')} stored as mail in the Maildir (of "
+                           f"{_plural(messages, 'message')}); see: {PROG} adopt --account {account}")
+    return "ok", f"no substitute notice stored as mail in the Maildir ({_plural(messages, 'message')} checked)"
 
 
 # --- demo -----------------------------------------------------------------------------------------------
@@ -459,7 +495,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target(purge)
     purge.add_argument("--yes", action="store_true", help="really delete it")
 
-    add("doctor", "check the configuration, activation, state directory and store", cmd_doctor)
+    adopt = add("adopt", "find the server's substitute notices a stock sync stored as mail and move them to the "
+                         "quarantine (lists them without --yes)", cmd_adopt)
+    adopt.add_argument("--account", help="only this account (default: every account)")
+    adopt.add_argument("--folder", help="only this folder, by its remote or local name (needs --account)")
+    adopt.add_argument("--yes", action="store_true", help="really move them (under offlineimap's account lock)")
+
+    add("doctor", "check the configuration, activation, Maildir, state directory and store", cmd_doctor)
 
     demo = add("demo", "show the problem and the fix against a local emulated server (no network)", cmd_demo)
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary directory")

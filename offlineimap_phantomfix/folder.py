@@ -43,6 +43,7 @@ class PhantomSafeFolderMixin:
         # connection raises TypeError (a format-string bug) and kills the folder thread.
         self.retrycount = 1
         self._phantom_skip: frozenset[int] = frozenset()
+        self._phantom_user_ignore: Any = getattr(self, "copy_ignoreUIDs", None)  # copy_ignore_eval's UIDs
         self._phantom_prefetched: dict[int, object] = {}
         self._phantom_lock = threading.Lock()
 
@@ -51,6 +52,11 @@ class PhantomSafeFolderMixin:
         super().cachemessagelist(min_date=min_date, min_uid=min_uid)  # type: ignore[misc]
         # Skipped UIDs stay in the message list, so a skip is never mistaken for a deletion.
         self._phantom_skip = self.repository.phantom_skip_set(self)  # type: ignore[attr-defined]
+        # offlineimap's own "do not copy" list: it logs "IGNORED: Copy message UID n" instead of pretending to
+        # copy a skipped phantom on every sync. The user's copy_ignore_eval UIDs stay in it.
+        user = list(self._phantom_user_ignore or [])
+        extra = sorted(self._phantom_skip.difference(user))
+        self.copy_ignoreUIDs = user + extra if extra else self._phantom_user_ignore
 
     # --- copying ------------------------------------------------------------------------------------------
     def copymessageto(self, uid: int, dstfolder: Any, statusfolder: Any, register: int = 1) -> None:

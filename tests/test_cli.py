@@ -544,7 +544,7 @@ def subcommands() -> dict[str, Any]:
 
 def test_every_subcommand_has_help_and_is_in_the_readme() -> None:
     commands = subcommands()
-    assert set(commands) == {"report", "clear", "probe", "purge", "doctor", "demo"}
+    assert set(commands) == {"report", "clear", "probe", "purge", "doctor", "demo", "adopt"}
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     for name, (sub, help_text) in commands.items():
         assert help_text and help_text.strip(), f"{name} has no help text"

@@ -1,0 +1,376 @@
+"""``adopt``: find the substitute notices a stock sync stored in the Maildir as mail, and take them out safely.
+
+The folders are walked the way offlineimap maps them, through offlineimap's own objects: the remote
+repository lists the folders (one LIST on the server, nothing else is sent), its ``folderfilter`` and
+``nametrans`` and the local repository's decide which Maildir folder belongs to which remote folder, the
+Maildir folder parses its own file names (``U=<uid>``, ``FMD5=``, the ``:2,``/``!2,`` info part), and the
+remote folder reads the UIDVALIDITY offlineimap saved for it.
+
+With ``yes`` each notice goes through these steps, in this order, under offlineimap's own account lock:
+
+1. its bytes are delivered into the quarantine (unless an identical item is there already);
+2. it is recorded in the skip list as ``placeholder``, keyed with the saved UIDVALIDITY;
+3. its UID is removed from offlineimap's status for the folder;
+4. its file is removed from the Maildir.
+
+Stopped anywhere, nothing is lost and a rerun finishes: before step 3 the UID is still in the status *and*
+in the Maildir; between 3 and 4 the file is in the Maildir without a status entry, which offlineimap reads
+as "on both sides already" (it puts the UID back into the status, it never uploads or deletes), and which a
+rerun recognises by the record of step 2. A UID is never in the status while its file is gone, the state
+offlineimap would turn into a deletion on the server.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from offlineimap_phantomfix import localstatus
+from offlineimap_phantomfix.errors import ConfigError, NotFoundError, PhantomFixError
+from offlineimap_phantomfix.noticefile import read_notice, same_content_in
+from offlineimap_phantomfix.placeholder import PlaceholderInfo
+from offlineimap_phantomfix.quarantine import Quarantine
+from offlineimap_phantomfix.sanitize import clean_text
+from offlineimap_phantomfix.store import STORE_FILENAME, PhantomStore
+from offlineimap_phantomfix.verdicts import MessageKey, PhantomAction, Verdict
+
+if TYPE_CHECKING:
+    from offlineimap_phantomfix.config import PhantomConfig
+    from offlineimap_phantomfix.session import Session
+
+__all__ = ["AdoptResult", "Found", "MappedFolder", "run_adopt"]
+
+# Test-only: the name of a step after which ``adopt --yes`` stops and waits to be killed. Read here only.
+PAUSE_ENV = "PHANTOMFIX_ADOPT_TEST_PAUSE"
+STEPS = ("quarantined", "recorded", "status-removed", "file-removed")
+SERVER_SAID = "found in the Maildir by adopt (a stock sync stored the server's notice as the mail)"
+
+
+@dataclass(frozen=True)
+class MappedFolder:
+    """One synced folder: its remote name (the skip list's), its Maildir folder and offlineimap's state."""
+
+    remote: str
+    status_file: Path
+    uidvalidity: int | None
+    messages: dict[int, str]  # UID -> file; negative: no UID of this folder in the file name
+
+
+@dataclass
+class Found:
+    """One substitute notice in the Maildir."""
+
+    folder: MappedFolder
+    uid: int
+    path: Path
+    info: PlaceholderInfo
+    content: bytes
+    problem: str | None = None  # why it cannot be placed (then it is left alone)
+    resumed: bool = False  # its UID is already out of the status: an earlier run stopped after step 3
+
+
+@dataclass
+class AdoptResult:
+    account: str
+    found: list[Found] = field(default_factory=list)
+    moved: int = 0
+    quarantine: Path | None = None
+
+    @property
+    def placeable(self) -> list[Found]:
+        return [item for item in self.found if item.problem is None]
+
+
+# --- walking the folders as offlineimap maps them ---------------------------------------------------------
+
+def _status_root(config: PhantomConfig, account: str) -> Path:
+    return config.metadata_dir() / f"Account-{account}" / "LocalStatus-sqlite"
+
+
+def map_folders(session: Session, folder: str | None) -> list[MappedFolder]:
+    """The account's synced folders (or the one named ``folder``, by remote or local name), each with its
+    messages. Sends one LIST to the server."""
+    from offlineimap import OfflineImapError
+    from offlineimap.accounts import SyncableAccount
+    from offlineimap.repository import Repository
+    from offlineimap.repository.Maildir import MaildirRepository
+
+    account = session.account
+    remote = session.repository
+    try:
+        local = Repository(account, "local")
+        status = Repository(account, "status")
+    except OfflineImapError as error:
+        raise ConfigError(f"account {account.getname()!r}: {clean_text(str(error))}") from None
+    if not isinstance(local, MaildirRepository):
+        raise ConfigError(f"account {account.getname()!r}: adopt works on a Maildir local repository only")
+    account.remoterepos, account.localrepos, account.statusrepos = remote, local, status
+    session.release(session.acquire())  # connection errors as one line; the pool keeps it for the LIST
+    try:
+        remote_folders = remote.getfolders()
+    except OfflineImapError as error:
+        raise PhantomFixError(f"cannot list the folders of {session.where}: {clean_text(str(error))}") from None
+    mapped: list[MappedFolder] = []
+    names: list[str] = []
+    for remote_folder in remote_folders:
+        if not remote_folder.sync_this:
+            continue
+        sep = local.getsep()
+        if sep not in (os.path.sep, remote.getsep()) and sep in remote_folder.getname():
+            continue  # offlineimap does not sync such a folder either
+        try:
+            local_folder = SyncableAccount.get_local_folder(account, remote_folder)
+        except OfflineImapError:
+            continue  # not created locally yet: nothing stored
+        if not local_folder.sync_this:
+            continue
+        names.append(remote_folder.getname())
+        if folder is not None and folder not in (remote_folder.getname(), local_folder.getname()):
+            continue
+        status_folder = status.getfolder(remote_folder.getvisiblename().replace(remote.getsep(), status.getsep()))
+        local_folder.cachemessagelist()
+        root = local_folder.getfullname()
+        messages = {int(uid): os.path.join(root, item["filename"]) for uid, item in
+                    local_folder.getmessagelist().items()}
+        mapped.append(MappedFolder(remote=remote_folder.getname(), status_file=Path(status_folder.getfullname()),
+                                   uidvalidity=_saved_uidvalidity(remote_folder), messages=messages))
+    if folder is not None and not mapped:
+        raise NotFoundError(f"no synced folder {folder!r} in account {account.getname()!r} "
+                            f"(folders: {', '.join(names) or 'none'})")
+    return mapped
+
+
+def _saved_uidvalidity(remote_folder: Any) -> int | None:
+    try:
+        value = remote_folder.get_saveduidvalidity()
+    except (OSError, ValueError):
+        return None
+    return int(value) if value is not None else None
+
+
+# --- finding the notices ----------------------------------------------------------------------------------
+
+def find_notices(folders: list[MappedFolder], adopted: Callable[[MessageKey], bool],
+                 key_for: Callable[[MappedFolder, int], MessageKey]) -> list[Found]:
+    """Every substitute notice in these folders, with the reason it cannot be placed where there is one.
+
+    ``adopted(key)`` says whether an earlier ``adopt --yes`` recorded that key already (a rerun then goes on
+    with a notice whose UID it took out of the status before it stopped)."""
+    found: list[Found] = []
+    for folder in folders:
+        status_uids: frozenset[int] | None = None
+        status_read = False
+        for uid, path in sorted(folder.messages.items()):
+            try:
+                hit = read_notice(path)
+            except OSError:
+                continue  # gone meanwhile, or unreadable: not ours to judge
+            if hit is None:
+                continue
+            item = Found(folder, uid, Path(path), hit[0], hit[1])
+            found.append(item)
+            if uid < 0:
+                item.problem = "the file name carries no UID of this folder (no U=, or another folder's FMD5)"
+                continue
+            if folder.uidvalidity is None:
+                item.problem = "offlineimap has saved no UIDVALIDITY for this folder"
+                continue
+            if not status_read:
+                status_uids, status_read = localstatus.read_uids(folder.status_file), True
+            if status_uids is not None and uid in status_uids:
+                continue
+            if adopted(key_for(folder, uid)):
+                item.resumed = True
+            else:
+                item.problem = "offlineimap's status for this folder does not know this UID"
+    return found
+
+
+def describe(item: Found) -> str:
+    """One line: folder, UID, what is known of the lost mail, the file."""
+    original = item.info.original
+    uid = f"UID {item.uid}" if item.uid > 0 else "no UID"
+    parts = [f"{clean_text(item.folder.remote)} {uid}"]
+    parts.append(f"subject {clean_text(original.subject, limit=200)!r}" if original.subject else "subject unknown")
+    if original.sender:
+        parts.append(f"from {clean_text(original.sender, limit=200)}")
+    if original.date:
+        parts.append(f"sent {clean_text(original.date, limit=80)}")
+    parts.append(f"file {clean_text(str(item.path))}")
+    return ", ".join(parts)
+
+
+# --- moving them out --------------------------------------------------------------------------------------
+
+@contextmanager
+def account_lock(metadata: Path, account: str) -> Iterator[None]:
+    """offlineimap's own lock for the account (``<metadata>/<account>.lock``, exclusive ``lockf``)."""
+    path = metadata / f"{account}.lock"
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise PhantomFixError(f"cannot open offlineimap's lock file {path}: {error.strerror or error}") from None
+    try:
+        try:
+            fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise PhantomFixError(f"account {account} is being synced right now ({path} is locked); "
+                                  f"run adopt --yes again when the sync has finished") from None
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _pause(step: str) -> None:
+    if os.environ.get(PAUSE_ENV) == step:
+        sys.stderr.write(f"adopt: paused after {step}\n")
+        sys.stderr.flush()
+        while True:
+            time.sleep(60)
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def move_out(item: Found, key: MessageKey, store: PhantomStore, quarantine: Path, deliver: Callable[[bytes], Path],
+             *, skipped: bool) -> None:
+    """The four steps for one notice (see the module docstring); each is skipped when already done."""
+    kept = same_content_in(quarantine, item.content) or deliver(item.content)
+    _pause(STEPS[0])
+    record = store.get(key)
+    if record is None or record.verdict is not Verdict.PLACEHOLDER or not record.quarantine:
+        store.record(key, Verdict.PLACEHOLDER, skipped=skipped, server_said=SERVER_SAID, quarantine=str(kept),
+                     original=item.info.original, size=len(item.content))
+    _pause(STEPS[1])
+    if not item.resumed:
+        localstatus.remove_uid(item.folder.status_file, item.uid)
+    _pause(STEPS[2])
+    try:
+        item.path.unlink()
+    except FileNotFoundError:
+        pass
+    _fsync_dir(item.path.parent)
+    _pause(STEPS[3])
+
+
+# --- the command ------------------------------------------------------------------------------------------
+
+def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: bool,
+              say: Callable[[str], None]) -> AdoptResult:
+    """List (and with ``yes`` move out) the notices of one account; ``say`` gets each output line."""
+    from offlineimap_phantomfix.config import PHANTOMSAFE_TYPES
+    from offlineimap_phantomfix.session import open_session
+
+    result = AdoptResult(account)
+    if yes and config.remote_type(account) not in PHANTOMSAFE_TYPES:
+        name, kind = config.remote_repository(account), config.remote_type(account)
+        raise ConfigError(f"[Repository {name}] type = {kind or '(none)'}: the next sync would fetch the notices "
+                          f"again; set type = PhantomSafe{kind if kind in ('IMAP', 'Gmail') else 'IMAP'} "
+                          f"(and activate it, see 'offlineimap-phantomfix doctor') before adopt --yes")
+    if not _status_root(config, account).is_dir():
+        say(f"account {account}: offlineimap has not synced it yet ({_status_root(config, account)} is missing); "
+            f"nothing to adopt")
+        return result
+    options = config.phantom_options(account)
+    state_dir = config.state_dir(account)
+    with open_session(config, account, description="for adopt") as session:
+        repository = session.repository.getname()
+
+        def key_for(mapped: MappedFolder, uid: int) -> MessageKey:
+            return MessageKey(account, repository, mapped.remote, int(mapped.uidvalidity or 0), uid)
+
+        metadata = Path(session.account.getconfig().getmetadatadir())
+        with account_lock(metadata, account) if yes else nullcontext():
+            with _store(state_dir, create=False) as existing:
+                def adopted(key: MessageKey) -> bool:
+                    record = existing.get(key) if existing is not None else None
+                    return record is not None and record.verdict is Verdict.PLACEHOLDER and bool(record.quarantine)
+
+                result.found = find_notices(map_folders(session, folder), adopted, key_for)
+            for item in result.found:
+                say(("cannot place: " if item.problem else "notice: ") + describe(item)
+                    + (f" ({item.problem}; left alone)" if item.problem else ""))
+            if yes and result.placeable:
+                box = Quarantine(state_dir / "quarantine")
+                result.quarantine = box.maildir(account)
+                with _store(state_dir, create=True) as store:
+                    assert store is not None
+                    for item in result.placeable:
+                        move_out(item, key_for(item.folder, item.uid), store, result.quarantine,
+                                 lambda content: box.deliver(account, content),
+                                 skipped=options.action is not PhantomAction.RETRY)
+                        result.moved += 1
+                        say(f"moved to the quarantine: {clean_text(item.folder.remote)} UID {item.uid}")
+    say(_totals(result, yes=yes))
+    return result
+
+
+def _totals(result: AdoptResult, *, yes: bool) -> str:
+    count = len(result.found)
+    left = count - len(result.placeable)
+    text = f"account {result.account}: {count} substitute notice{'s' if count != 1 else ''} in the Maildir"
+    if left:
+        text += f", {left} of them cannot be placed (left alone)"
+    if yes:
+        if result.moved:
+            text += (f"; {result.moved} moved to the quarantine {result.quarantine} and recorded as skipped "
+                     f"placeholders (see 'offlineimap-phantomfix report')")
+        return text + "."
+    if result.placeable:
+        text += f"; run again with --yes to move {len(result.placeable)} to the quarantine"
+    return text + " (dry run: nothing was changed)."
+
+
+@contextmanager
+def _store(directory: Path, *, create: bool) -> Iterator[PhantomStore | None]:
+    """The skip list; without ``create`` only when it exists already (a dry run creates nothing)."""
+    if not create and not (directory / STORE_FILENAME).is_file():
+        yield None
+        return
+    store = PhantomStore(directory)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def count_notices(config: PhantomConfig, account: str) -> tuple[int, int] | None:
+    """(notices, messages) in every Maildir folder of the account, without a connection; None when
+    offlineimap has not synced the account yet (for ``doctor``)."""
+    from offlineimap import OfflineImapError
+    from offlineimap.repository import Repository
+    from offlineimap.repository.Maildir import MaildirRepository
+
+    from offlineimap_phantomfix.session import open_session
+
+    if not _status_root(config, account).is_dir():
+        return None
+    notices = messages = 0
+    with open_session(config, account, description="for doctor") as session:
+        try:
+            local = Repository(session.account, "local")
+            folders = local.getfolders() if isinstance(local, MaildirRepository) else []
+        except OfflineImapError as error:
+            raise ConfigError(f"account {account!r}: {clean_text(str(error))}") from None
+        for local_folder in folders:
+            local_folder.cachemessagelist()
+            root = local_folder.getfullname()
+            for item in local_folder.getmessagelist().values():
+                messages += 1
+                try:
+                    notices += read_notice(os.path.join(root, item["filename"])) is not None
+                except OSError:
+                    continue
+    return notices, messages
