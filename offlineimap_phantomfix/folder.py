@@ -16,7 +16,7 @@ from offlineimap.folder.Gmail import GmailFolder
 from offlineimap.folder.IMAP import IMAPFolder
 
 from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, parse_like_offlineimap
-from offlineimap_phantomfix.placeholder import detect_placeholder
+from offlineimap_phantomfix.placeholder import substitute_for
 from offlineimap_phantomfix.recovery import LadderOutcome, run_ladder
 from offlineimap_phantomfix.responses import imaplib2_error_words
 from offlineimap_phantomfix.sanitize import clean_text
@@ -119,7 +119,7 @@ class PhantomSafeFolderMixin:
             status, words = imaplib2_error_words(str(error))
             failure = f"{status} {words}".strip()
         else:
-            if not self._phantom_is_substitute(message):
+            if not self._phantom_is_substitute(message, uid):
                 self._phantom_healed(uid)
                 return message
             failure = "the server returned its substitute notice instead of the message"
@@ -135,12 +135,13 @@ class PhantomSafeFolderMixin:
         self.ui.info(f"phantomfix: UID {uid} of {self} was {record.verdict.value}; "  # type: ignore[attr-defined]
                      f"the {how} now delivers it: synced, recorded as recovered")
 
-    def _phantom_is_substitute(self, message: Any) -> bool:
+    def _phantom_is_substitute(self, message: Any, uid: int) -> bool:
         # raw_items() skips the policy's header parsing: this check runs on every fetched message.
         subject = next((str(value) for name, value in message.raw_items() if name.lower() == "subject"), "")
         if _PLACEHOLDER_SUBJECT_HINT not in " ".join(subject.split()):
             return False
-        return detect_placeholder(message.as_bytes(policy=self.policy["8bit-RFC"])) is not None  # type: ignore[attr-defined]
+        raw = message.as_bytes(policy=self.policy["8bit-RFC"])  # type: ignore[attr-defined]
+        return substitute_for(raw, uid) is not None
 
     def _phantom_recover(self, uid: int, failure: str) -> Any:
         repository = self.repository  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from offlineimap_phantomfix.placeholder import PlaceholderInfo, detect_placeholder
+from offlineimap_phantomfix.placeholder import PlaceholderInfo, substitute_for
 from offlineimap_phantomfix.responses import (
     AnswerKind,
     FetchAnswer,
@@ -174,7 +174,7 @@ class _Ladder:
         if answer.kind is not AnswerKind.DELIVERED or answer.content is None:
             return False
         content = answer.content
-        placeholder = detect_placeholder(content)
+        placeholder = substitute_for(content, self.uid)
         if placeholder is not None:
             if self.outcome.placeholder is None:
                 self.outcome.placeholder = placeholder
@@ -213,7 +213,7 @@ class _Ladder:
         if answer.kind is AnswerKind.DELIVERED and answer.content:
             self.outcome.evidence.header = answer.content
             if self.outcome.placeholder is None:
-                self.outcome.placeholder = detect_placeholder(answer.content)
+                self.outcome.placeholder = substitute_for(answer.content, self.uid)
         elif answer.kind is AnswerKind.REFUSED:
             self._say(answer.server_said)
 

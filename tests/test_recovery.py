@@ -246,3 +246,4 @@ def test_no_first_then_bye_on_repeat_is_refused_not_dropped() -> None:
     outcome = ladder(script)
     assert outcome.verdict is Verdict.REFUSED
     assert "[SERVERBUG]" in outcome.server_said
+
