@@ -93,13 +93,10 @@ class PhantomSafeFolderMixin:
 
     def _phantom_tell(self, uid: int, handled: PhantomHandled) -> None:
         ui = self.ui  # type: ignore[attr-defined]
-        record = handled.record
         if handled.outcome.verdict is Verdict.VANISHED:
             ui.info(f"phantomfix: UID {uid} of {self} was expunged on the server during the sync")
-        elif record is None or record.attempts == 1:
+        else:  # a skipped phantom is not fetched again: each line is news (new, confirmed, due again)
             ui.warn(str(handled))
-        else:
-            ui.debug("imap", str(handled))
 
     # --- fetching -----------------------------------------------------------------------------------------
     def getmessage(self, uid: int) -> Any:

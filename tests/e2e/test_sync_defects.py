@@ -83,6 +83,22 @@ def test_expunged_but_listed_again_is_a_phantom_not_vanished(emulator: Any, tmp_
     assert_mailbox_synced(emulator, setup, missing={("INBOX", uid)})
 
 
+def test_vanished_again_on_a_later_sync_escalates(emulator: Any, tmp_path: Path) -> None:
+    # A server that expunges the UID for whoever fetches it, and lists it again by the next sync.
+    uid = _around(emulator, make_message(2), Fault.VANISH)
+    setup = phantomsafe_setup(tmp_path, emulator)
+    assert sync(setup).returncode == 0
+    assert [(r.verdict, r.skipped) for r in records(setup)] == [(Verdict.VANISHED, False)]
+    emulator.set_next_uid("INBOX", uid)
+    assert emulator.append("INBOX", make_message(2), fault=Fault.VANISH) == uid
+    second = sync(setup)
+    assert second.returncode == 0, second.output
+    (record,) = records(setup)
+    assert (record.verdict, record.skipped, record.attempts) == (Verdict.EMPTY, True, 2)
+    assert "listed again" in record.server_said
+    assert len(warning_lines(second.output)) == 1
+
+
 # --- silent success without a record ---------------------------------------------------------------------------
 
 def _newer_store(directory: Path) -> None:
