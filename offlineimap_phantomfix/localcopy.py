@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["canonical_folder", "find_synced_copy", "local_root", "saved_uidvalidity"]
 
+
 def canonical_folder(folder: str) -> str:
     """IMAP's INBOX is case-insensitive; every other name is taken as written."""
     return "INBOX" if folder.upper() == "INBOX" else folder
