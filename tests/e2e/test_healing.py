@@ -91,3 +91,18 @@ def test_switching_to_retry_fetches_skipped_phantoms_again(emulator: Any, tmp_pa
     assert emulator.content_fetches("INBOX", uid) > before
     (record,) = records(retry)
     assert not record.skipped and record.attempts == 2
+
+
+def test_the_ladder_heals_a_record_too(emulator: Any, tmp_path: Path) -> None:
+    uid = _mailbox(emulator, Fault.EMPTY)
+    setup = phantomsafe_setup(tmp_path, emulator, remote_options={"phantom_retry_after": "1s"})
+    assert sync(setup).returncode == 0
+    emulator.set_fault("INBOX", uid, Fault.SEQUENCE_ONLY)  # now only the fetch by sequence number works
+    time.sleep(1.2)
+    result = sync(setup)
+    assert result.returncode == 0, result.output
+    assert_mailbox_synced(emulator, setup, missing=set())
+    (record,) = records(setup)
+    assert (record.verdict, record.recovered_by, record.skipped, record.attempts) == \
+        (Verdict.RECOVERED, "sequence-fetch", False, 2)
+    assert "since been synced" in helper(setup, "report")[1]
