@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import json
 import mailbox
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from offlineimap_phantomfix.quarantine import GONE_NOTE
 from offlineimap_phantomfix.testing import Fault
@@ -73,3 +79,47 @@ def test_clear_then_sync_keeps_one_item_and_the_first_sighting(synced: Synced) -
         assert message["skipped"] is True
     assert after[placeholder]["quarantine"] == str(moved)
     assert json.loads(synced.helper("report", "--json")[1])["messages"][0]["quarantine"] is not None
+
+
+def test_mutt_index_and_pager_show_the_lost_subject_without_carriage_returns(synced: Synced, tmp_path: Path) -> None:
+    mutt, tmux = shutil.which("mutt"), shutil.which("tmux")
+    if mutt is None or tmux is None:
+        pytest.fail("mutt and tmux are not installed (make test installs Debian's mutt and tmux)")
+    maildir = synced.state / "quarantine" / ACCOUNT
+    home = tmp_path / "home"
+    home.mkdir()
+    muttrc = home / "muttrc"
+    muttrc.write_text(f'set folder="{maildir}"\nset spoolfile="{maildir}"\nset sort=subject\n'
+                      'set index_format="%4C %s"\nset pager_stop=yes\n', encoding="utf-8")
+    socket = tmp_path / "tmux.socket"
+
+    def tmux_run(*args: str) -> str:
+        done = subprocess.run([tmux, "-S", str(socket), *args], capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def screen_once(ready: Callable[[str], bool]) -> str:
+        deadline = time.monotonic() + 60
+        while True:
+            shown = tmux_run("capture-pane", "-p", "-t", "mutt")
+            if ready(shown) or time.monotonic() > deadline:
+                return shown
+            time.sleep(0.2)
+
+    command = f"env -i TERM=xterm HOME={home} PATH=/usr/bin:/bin {mutt} -n -F {muttrc} -R -f {maildir}"
+    tmux_run("new-session", "-d", "-s", "mutt", "-x", "160", "-y", "30", command)
+    try:
+        index = screen_once(lambda shown: "Msgs:" in shown)
+        lines = [line.strip() for line in index.splitlines() if "[phantom]" in line]
+        quarantined = [key for key, fault in synced.phantoms.items() if fault is not Fault.VANISH]
+        assert len(lines) == len(quarantined), index
+        placeholder_uid = next(uid for (_, uid), fault in synced.phantoms.items() if fault is Fault.PLACEHOLDER)
+        assert lines[0] == f"1 [phantom] {LOST_SUBJECT} (INBOX UID {placeholder_uid}, placeholder)", index
+        tmux_run("send-keys", "-t", "mutt", "Enter")  # open it in the pager
+        pager = screen_once(lambda shown: "Subject: [phantom]" in shown)
+        assert f"Subject: [phantom] {LOST_SUBJECT}" in pager, pager
+        assert "^M" not in pager and "1970" not in pager, pager
+        assert "could not sync one message (placeholder)" in pager, pager
+    finally:
+        subprocess.run([tmux, "-S", str(socket), "kill-server"], capture_output=True, timeout=60, check=False)
