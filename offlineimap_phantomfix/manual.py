@@ -60,7 +60,7 @@ def _usage_word(action: argparse.Action) -> str:
     return flag if action.nargs == 0 else f"{flag} {action.metavar or action.dest.upper()}"
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
     return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
 
 

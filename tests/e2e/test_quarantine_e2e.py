@@ -16,7 +16,7 @@ import pytest
 
 from offlineimap_phantomfix.quarantine import GONE_NOTE
 from offlineimap_phantomfix.testing import Fault
-from tests.e2e.test_cli_e2e import ACCOUNT, LOST_SUBJECT, Synced, pytestmark, sync, synced  # noqa: F401
+from tests.e2e.test_cli_e2e import ACCOUNT, LOST_SUBJECT, Synced, pytestmark, sync, synced
 
 __all__ = ["pytestmark", "synced"]
 
