@@ -20,6 +20,7 @@ from offlineimap.repository.IMAP import IMAPRepository
 from offlineimap_phantomfix import report
 from offlineimap_phantomfix.errors import PhantomFixError
 from offlineimap_phantomfix.folder import PhantomSafeGmailFolder, PhantomSafeIMAPFolder
+from offlineimap_phantomfix.notice import known_original
 from offlineimap_phantomfix.options import parse_options, state_directory
 from offlineimap_phantomfix.quarantine import GONE_NOTE, Kept, Quarantine, build_notice, resolve_records
 from offlineimap_phantomfix.recovery import LadderOutcome
@@ -102,7 +103,8 @@ class PhantomSafeRepositoryMixin:
             return None
         options = self.phantom_options
         skipped = outcome.verdict.is_phantom and options.action is not PhantomAction.RETRY
-        original = outcome.original
+        served = outcome.content if outcome.verdict is Verdict.UNPARSEABLE else None
+        original = known_original(outcome.verdict, outcome.evidence, outcome.original, served)
         try:
             store = self.phantom_store()
             assert store is not None
