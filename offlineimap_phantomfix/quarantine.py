@@ -132,7 +132,6 @@ class Quarantine:
                 except OSError:
                     pass
 
-
     def find(self, key: MessageKey) -> Kept | None:
         """The item already kept for ``key`` (for example before a ``clear``), wherever a mail reader moved it
         within ``new/`` and ``cur/``, with the time it was first seen (its Date). None when there is none."""
@@ -150,6 +149,7 @@ class Quarantine:
                     if first_seen is not None:
                         return Kept(path, first_seen)
         return None
+
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
