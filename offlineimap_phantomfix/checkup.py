@@ -13,6 +13,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from offlineimap_phantomfix.sanitize import clean_text
@@ -52,8 +53,11 @@ def _try_import(program: Path) -> tuple[bool, str]:
     command = interpreter_of(program)
     if command is None:
         return False, f"{program} is not a Python script, so the import could not be tried"
+    # As when Python runs the script itself: its real directory (symlinks resolved) comes first on sys.path;
+    # Debian's /usr/bin/offlineimap is a link to /usr/share/offlineimap3/run and finds offlineimap that way.
+    code = f"import sys\nsys.path.insert(0, {str(program.resolve().parent)!r})\n{_IMPORT}"
     try:
-        done = subprocess.run([*command, "-c", _IMPORT], capture_output=True, text=True, timeout=_TIMEOUT,
+        done = subprocess.run([*command, "-c", code], capture_output=True, text=True, timeout=_TIMEOUT,
                               cwd="/", stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.SubprocessError) as error:
         return False, f"{command[0]} could not be run: {error}"
@@ -81,6 +85,9 @@ def check_offlineimap(named: str | None, path: str | None = None) -> list[Check]
             return [("warning", what, "no offlineimap on PATH; name the one you run with --offlineimap PROGRAM")]
         main, how = Path(first), "first on PATH"
     works, detail = _try_import(main)
+    ours = Path(sys.executable).with_name("offlineimap")
+    if not works and ours.is_file() and ours.resolve() != main.resolve():
+        detail += f"; run {ours} (next to this offlineimap-phantomfix) by its full path instead"
     checks: list[Check] = [("ok" if works else "error", what, f"{main} ({how}): {detail}")]
     cron = shutil.which("offlineimap", path=CRON_PATH)
     if cron is not None and Path(cron).resolve() != main.resolve():

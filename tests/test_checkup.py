@@ -47,6 +47,28 @@ def test_the_program_first_on_path_is_tried_and_named(tmp_path: Path) -> None:
     assert verdict == "warning" and "--offlineimap" in detail
 
 
+def test_the_programs_own_directory_comes_first_as_when_python_runs_it(tmp_path: Path) -> None:
+    # Debian's layout: /usr/bin/offlineimap -> ../share/offlineimap3/run, its modules next to the real script
+    share = tmp_path / "share" / "offlineimap3"
+    run = program(share, PLUGIN_LESS, name="run")
+    (share / "offlineimap").mkdir()
+    (share / "offlineimap" / "__init__.py").write_text("__version__ = '8.0.0'\n", encoding="utf-8")
+    (tmp_path / "bin").mkdir()
+    link = tmp_path / "bin" / "offlineimap"
+    link.symlink_to(Path("..") / "share" / "offlineimap3" / "run")
+    verdict, _, detail = check_offlineimap(str(link))[0]
+    assert verdict == "error" and "No module named 'offlineimap_phantomfix'" in detail, detail  # offlineimap found
+    plugin = share / "offlineimap_phantomfix"
+    plugin.mkdir()
+    (plugin / "__init__.py").write_text("__version__ = '9.9'\ndef install():\n    import offlineimap\n",
+                                        encoding="utf-8")
+    verdict, _, detail = check_offlineimap(str(link))[0]
+    assert verdict == "ok", detail
+    assert detail == f"{link} (named with --offlineimap): its Python {sys.executable} imports " \
+                     "offlineimap_phantomfix 9.9 (offlineimap 8.0.0)"
+    assert run.exists()
+
+
 def test_a_shell_wrapper_is_named_as_untested(tmp_path: Path) -> None:
     wrapper = program(tmp_path / "sh", "#!/bin/sh\n")
     verdict, _, detail = check_offlineimap(str(wrapper))[0]
@@ -82,6 +104,8 @@ def test_doctor_fails_when_the_named_offlineimap_cannot_import_the_plugin(
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if "offlineimap program" in line)
     assert line.startswith("error") and str(bad) in line
+    assert line.endswith(f"run {Path(sys.executable).with_name('offlineimap')} (next to this "
+                         "offlineimap-phantomfix) by its full path instead")
     assert "ok      activation: [general] pythonfile" in out  # the pythonfile check alone says ok
     good = program(tmp_path / "good", f"#!{sys.executable}\n")
     assert cli.main(["-c", str(config), "doctor", "--offlineimap", str(good)]) == 0
