@@ -2,23 +2,30 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+BASE_STAMP := $(VENV)/.installed-base
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-debian test-fast lint bench system-packages clean
+.PHONY: demo test test-debian test-fast lint bench docs system-packages clean
 
-$(STAMP): setup.cfg pyproject.toml
+# The package alone (what `make demo` needs), then the test tools on top.
+$(BASE_STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -e .
+	@touch $@
+
+$(STAMP): $(BASE_STAMP)
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $@
 
 # Debian packages behind some test tiers, installed once, quietly: dovecot-imapd (real-server tests), notmuch
-# (quarantine indexing), patch (patches/ tests) and offlineimap3 (Debian's build, for the compatibility run).
-DEBIAN_PACKAGES := dovecot-imapd notmuch patch offlineimap3
+# and mutt (the quarantine in a mail reader), tmux (drives mutt and zsh), zsh and man-db (completion and manual
+# page tests), patch (patches/ tests) and offlineimap3 (Debian's build, for the compatibility run).
+DEBIAN_PACKAGES := dovecot-imapd notmuch mutt tmux zsh man-db patch offlineimap3
 $(SYSTEM_STAMP): | $(STAMP)
 	@missing=""; \
-	for program in dovecot doveadm notmuch patch /usr/bin/offlineimap; do \
+	for program in dovecot doveadm notmuch mutt tmux zsh man groff patch /usr/bin/offlineimap; do \
 		command -v $$program >/dev/null 2>&1 || missing="$$missing $$program"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -42,8 +49,14 @@ test-debian: $(STAMP) $(SYSTEM_STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e and not dovecot" $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: $(BASE_STAMP)
 	@$(PY) -m offlineimap_phantomfix demo
+
+# The manual page and shell completions, written from the argument parser (tests check they are up to date).
+docs: $(BASE_STAMP)
+	$(PY) -m offlineimap_phantomfix.manual > man/offlineimap-phantomfix.1
+	$(PY) -m offlineimap_phantomfix.completion bash > completions/bash/offlineimap-phantomfix
+	$(PY) -m offlineimap_phantomfix.completion zsh > completions/zsh/_offlineimap-phantomfix
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check offlineimap_phantomfix tests benchmarks

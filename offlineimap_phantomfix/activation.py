@@ -52,13 +52,19 @@ def install() -> None:
 
 
 def run_offlineimap(argv: list[str] | None = None) -> int:
-    """``offlineimap-phantomsafe``: offlineimap itself, same arguments, with our types installed."""
+    """``offlineimap-phantomsafe``: offlineimap itself, same arguments, with our types installed.
+    ``--version`` names both: ``offlineimap-phantomsafe: offlineimap-phantomfix X, offlineimap Y``."""
+    import offlineimap
     from offlineimap.init import main as offlineimap_main
 
+    from offlineimap_phantomfix import __version__
+
+    arguments = list(argv) if argv is not None else sys.argv[1:]
+    if "--version" in arguments:
+        print(f"offlineimap-phantomsafe: offlineimap-phantomfix {__version__}, "
+              f"offlineimap {getattr(offlineimap, '__version__', 'unknown')}")
+        return 0
     install()
-    if argv is not None:
-        sys.argv = ["offlineimap", *argv]
-    else:
-        sys.argv[0] = "offlineimap"
+    sys.argv = ["offlineimap", *arguments]
     result = offlineimap_main()
     return int(result or 0)

@@ -130,10 +130,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     shown.sort(key=lambda record: record.key)
     if args.new and not shown:
         return EXIT_OK  # nothing new: silent, so a cron job or postsynchook mails nothing
+    from offlineimap_phantomfix.quarantine import GONE_NOTE, resolve_records
+
     if args.json:
-        _out(report.render_json(shown))
+        _out(report.render_json(resolve_records(shown)))
     else:
-        _out(report.render_text(shown, account=args.account))
+        _out(report.render_text(resolve_records(shown, gone=GONE_NOTE), account=args.account))
     sys.stdout.flush()
     if args.new:
         for directory, records in stores:
@@ -354,6 +356,7 @@ def _check_store(directory: Path) -> tuple[str, str]:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from offlineimap_phantomfix import checkup
     from offlineimap_phantomfix.config import PHANTOMSAFE_TYPES
 
     doctor = _Doctor()
@@ -373,6 +376,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             pass  # reported by the account's type check below
     if ours:
         doctor.run("activation", partial(_check_activation, config, ours))
+        for verdict, what, detail in checkup.check_offlineimap(args.offlineimap):
+            doctor.line(verdict, what, detail)
     seen_dirs: dict[Path, str] = {}
     for account in accounts:
         label = f"account {account}"
@@ -389,6 +394,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         seen_dirs[directory] = account
         doctor.run(f"{label}: state directory", partial(_check_state_dir, directory))
         doctor.run(f"{label}: store", partial(_check_store, directory))
+        doctor.run(f"{label}: quarantine", partial(checkup.check_quarantine, directory))
     return EXIT_ERROR if doctor.errors else EXIT_OK
 
 
@@ -501,7 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
     adopt.add_argument("--folder", help="only this folder, by its remote or local name (needs --account)")
     adopt.add_argument("--yes", action="store_true", help="really move them (under offlineimap's account lock)")
 
-    add("doctor", "check the configuration, activation, Maildir, state directory and store", cmd_doctor)
+    doctor = add("doctor", "check the configuration, activation, Maildir, state directory, store and quarantine",
+                 cmd_doctor)
+    doctor.add_argument("--offlineimap", metavar="PROGRAM",
+                        help="the offlineimap program you run, to try the import with (default: first on PATH)")
 
     demo = add("demo", "show the problem and the fix against a local emulated server (no network)", cmd_demo)
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary directory")

@@ -1,46 +1,47 @@
-"""The quarantine: one Maildir per account, and the message that describes a phantom with its evidence.
+"""The quarantine: one Maildir per account, its items found again by message, and their files found again
+after a mail reader moved them.
 
 ``<phantom_dir>/quarantine/<account>/`` is a real Maildir (``tmp``, ``new``, ``cur``) that Mutt and notmuch read.
 Items are written the Maildir way: to ``tmp/`` (mode 0600, fsync), then renamed into ``new/``. File names are
-made only of our own text (time, pid, a counter, the host name and the account name passed through
-:func:`~offlineimap_phantomfix.sanitize.safe_name`), never of anything a server chose.
+made only of our own text (time, pid, a counter, the message's UID and UIDVALIDITY, the host name and the account
+name passed through :func:`~offlineimap_phantomfix.sanitize.safe_name`), never of anything a server chose.
 
-:func:`build_notice` is pure: it turns what the recovery ladder learned about a message (key, verdict,
-evidence, what is known of the original) into an RFC 5322 message for that Maildir.
+A mail reader moves a file from ``new/`` to ``cur/`` and appends flags (``:2,S``) but keeps its unique name
+(the part before ``:``), so :func:`resolve` finds a recorded item again by that name. The item itself is built
+by :func:`~offlineimap_phantomfix.notice.build_notice`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.policy
 import errno
 import hashlib
 import itertools
 import os
-import secrets
-import shlex
+import re
 import socket
-import textwrap
 import threading
 import time
-from datetime import datetime, timezone
-from email.header import Header
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from offlineimap_phantomfix.errors import QuarantineError
+from offlineimap_phantomfix.notice import NOTICE_ADDRESS, build_notice, explain
 from offlineimap_phantomfix.sanitize import clean_text, safe_name
-from offlineimap_phantomfix.verdicts import Evidence, MessageKey, Original, Verdict
+from offlineimap_phantomfix.verdicts import MessageKey, PhantomRecord
 
-__all__ = ["NOTICE_ADDRESS", "Quarantine", "build_notice", "explain"]
+__all__ = ["GONE_NOTE", "NOTICE_ADDRESS", "Kept", "Quarantine", "build_notice", "explain", "resolve", "resolve_records"]
 
-NOTICE_ADDRESS = Address("offlineimap-phantomfix", "phantomfix", "localhost")
-PROGRAM = "offlineimap-phantomfix"
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
-_TEXT_LIMIT = 2000  # characters kept of any one piece of server text in a notice
-_SUBJECT_LIMIT = 200
+#: What the report shows after the recorded path of an item that is no longer in ``new/`` or ``cur/``.
+GONE_NOTE = " (gone: no longer in new/ or cur/)"
+_HEAD_LIMIT = 16384  # bytes read of an item to learn which message it describes
 
 # Deliveries in this process: the "Q" part of a Maildir name. Shared by every Quarantine object, because
 # callers may build a new one per item; the lock keeps it exact under offlineimap's copy threads.
@@ -67,6 +68,14 @@ def account_dir_name(account: str) -> str:
     return f"{safe_name(account, limit=55)}-{digest}"
 
 
+@dataclass(frozen=True)
+class Kept:
+    """An item already in the quarantine: its file and the time its message was first seen."""
+
+    path: Path
+    first_seen: datetime
+
+
 class Quarantine:
     """Writes quarantine items into ``root/<account>/`` Maildirs. Safe to use from several threads."""
 
@@ -85,13 +94,14 @@ class Quarantine:
             raise QuarantineError(f"cannot create the quarantine Maildir {path}: {_reason(error)}") from None
         return path
 
-    def deliver(self, account: str, content: bytes) -> Path:
-        """Store ``content`` as one new message; returns the path of the file in ``new/``."""
+    def deliver(self, account: str, content: bytes, key: MessageKey | None = None) -> Path:
+        """Store ``content`` as one new message; returns the path of the file in ``new/``. With ``key`` the
+        file name carries the message's UID and UIDVALIDITY, so that :meth:`find` reads few files."""
         maildir = self.maildir(account)
         temporary: Path | None = None
         try:
             for _ in range(100):
-                name = _unique_name()
+                name = _unique_name(key)
                 candidate = maildir / "tmp" / name
                 try:
                     descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, _FILE_MODE)
@@ -122,6 +132,24 @@ class Quarantine:
                 except OSError:
                     pass
 
+    def find(self, key: MessageKey) -> Kept | None:
+        """The item already kept for ``key`` (for example before a ``clear``), wherever a mail reader moved it
+        within ``new/`` and ``cur/``, with the time it was first seen (its Date). None when there is none."""
+        maildir = self.root / account_dir_name(key.account)
+        which = re.compile(rf"Q\d+U{int(key.uid)}V{int(key.uidvalidity)}\.")
+        for sub in ("new", "cur"):
+            try:
+                names = sorted(os.listdir(maildir / sub))
+            except OSError:
+                continue
+            for name in names:
+                if which.search(name.split(":", 1)[0]):
+                    path = maildir / sub / name
+                    first_seen = _describes(path, key)
+                    if first_seen is not None:
+                        return Kept(path, first_seen)
+        return None
+
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
@@ -147,11 +175,12 @@ def _make_dir(path: Path) -> None:
         raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(path))
 
 
-def _unique_name() -> str:
+def _unique_name(key: MessageKey | None = None) -> str:
     now = time.time()
     seconds = int(now)
     micro = int((now - seconds) * 1_000_000)
-    return f"{seconds}.M{micro}P{os.getpid()}Q{_next_delivery()}.{_safe_hostname()}"
+    which = f"U{int(key.uid)}V{int(key.uidvalidity)}" if key is not None else ""
+    return f"{seconds}.M{micro}P{os.getpid()}Q{_next_delivery()}{which}.{_safe_hostname()}"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -174,164 +203,58 @@ def _reason(error: OSError) -> str:
     return clean_text(text)
 
 
-# --- the generated notice ---------------------------------------------------------------------------------
-
-_WHAT_HAPPENED: dict[Verdict, str] = {
-    Verdict.EMPTY: "The server lists this message but returned no data for any form of FETCH "
-                   "(it answered OK and sent nothing).",
-    Verdict.REFUSED: "The server lists this message but refused to deliver it: every form of FETCH was answered "
-                     "with NO or BAD.",
-    Verdict.DROPPED: "The server drops the connection whenever this message is fetched; this was confirmed once "
-                     "more on a fresh connection.",
-    Verdict.PLACEHOLDER: "Instead of this message the server handed over a substitute notice it wrote itself "
-                         '("Retrieval using the IMAP4 protocol failed ..."). The substitute was not stored as '
-                         "the mail.",
-    Verdict.UNPARSEABLE: "The server delivered data for this message, but offlineimap could not parse or store it.",
-    Verdict.VANISHED: "The message was expunged on the server between listing and fetching it. There is nothing "
-                      "to keep.",
-    Verdict.RECOVERED: "The plain fetch failed, but a fallback fetch delivered the real message and it was synced "
-                       "normally.",
-}
 
 
-def explain(verdict: Verdict) -> str:
-    """One or two plain sentences on what a verdict means."""
-    return _WHAT_HAPPENED[verdict]
+def _describes(path: Path, key: MessageKey) -> datetime | None:
+    """The Date of the item at ``path`` when its ``X-Phantomfix-*`` headers name ``key``, else None."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_HEAD_LIMIT)
+        header = BytesHeaderParser(policy=email.policy.default).parsebytes(head)
+        named = {name: str(header.get(f"X-Phantomfix-{name}", "")) for name in
+                 ("Account", "Repository", "Folder", "UID", "UIDVALIDITY")}
+        wanted = {"Account": clean_text(key.account), "Repository": clean_text(key.repository),
+                  "Folder": clean_text(key.folder), "UID": str(key.uid), "UIDVALIDITY": str(key.uidvalidity)}
+        if named != wanted:
+            return None
+        date = parsedate_to_datetime(str(header["Date"]))
+    except (OSError, TypeError, ValueError, IndexError):
+        return None
+    return date if date.tzinfo is not None else None
 
 
-def _commands(key: MessageKey) -> dict[str, str]:
-    where = (f"--account {shlex.quote(clean_text(key.account))} --folder {shlex.quote(clean_text(key.folder))} "
-             f"--uid {key.uid}")
-    return {
-        "probe": f"{PROGRAM} probe {where}",
-        "clear": f"{PROGRAM} clear {where}",
-        "purge": f"{PROGRAM} purge {where} --yes",
-    }
+def resolve(recorded: str | os.PathLike[str]) -> Path | None:
+    """The file of a recorded quarantine item now: the recorded path when it is still there, else the file
+    with the same Maildir unique name in the Maildir's ``new/`` or ``cur/`` (a reader moved it and added
+    flags). None when the item is gone."""
+    path = Path(recorded)
+    if path.is_file():
+        return path
+    unique = path.name.split(":", 1)[0]
+    if not unique:
+        return None
+    for sub in ("new", "cur"):
+        folder = path.parent.parent / sub
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if name == unique or name.startswith(unique + ":"):
+                return folder / name
+    return None
 
 
-def _wrap(text: str, *, bullet: bool = False) -> str:
-    return textwrap.fill(text, width=76, subsequent_indent="  " if bullet else "", break_on_hyphens=False)
-
-
-def _explanation(key: MessageKey, verdict: Verdict, original: Original | None, now: datetime) -> str:
-    lines = [
-        f"offlineimap-phantomfix could not sync one message ({verdict.value}).",
-        "",
-        _wrap(explain(verdict)),
-        "",
-        f"Account:     {clean_text(key.account)}",
-        f"Repository:  {clean_text(key.repository)}",
-        f"Folder:      {clean_text(key.folder)}",
-        f"UID:         {key.uid}",
-        f"UIDVALIDITY: {key.uidvalidity}",
-        f"Recorded:    {now.isoformat(timespec='seconds')}",
-        "",
-    ]
-    if original is not None and not original.is_empty():
-        lines.append("What is known of the original message:")
-        for label, value in (("Subject", original.subject), ("From", original.sender), ("Date", original.date)):
-            if value:
-                lines.append(f"  {label + ':':9}{clean_text(value, limit=_TEXT_LIMIT)}")
-    else:
-        lines.append("Nothing is known of the original message beyond what the attached evidence shows.")
-    lines.append("")
-    commands = _commands(key)
-    if verdict.is_phantom:
-        lines += [
-            _wrap("Later syncs skip this message, until you clear the entry, phantom_retry_after passes, or the "
-                  "folder's UIDVALIDITY changes. The rest of the folder is synced as usual."),
-            "",
-            "What to do next:",
-            _wrap("- The message may still be readable in Outlook or the webmail (Outlook Web App); forward it or "
-                  "save it from there if you need it.", bullet=True),
-            _wrap("- See exactly what the server answers (the transcript is safe to send to its administrators):",
-                  bullet=True),
-            f"    {commands['probe']}",
-            _wrap("- Fetch it again on the next sync (for example after the administrators fixed it):", bullet=True),
-            f"    {commands['clear']}",
-            _wrap("- Delete it on the server once you have what you need (only this message is touched):",
-                  bullet=True),
-            f"    {commands['purge']}",
-        ]
-    else:
-        lines.append("Nothing needs to be done.")
-    lines += ["", "The attached evidence.txt holds what the server did say about the message."]
-    return "\n".join(lines) + "\n"
-
-
-def _evidence_text(key: MessageKey, verdict: Verdict, evidence: Evidence) -> str:
-    def show(value: object) -> str:
-        return "(unknown)" if value is None else clean_text(str(value), limit=_TEXT_LIMIT * 4)
-
-    lines = [
-        f"Verdict:         {verdict.value}",
-        f"Folder:          {clean_text(key.folder)}",
-        f"UID:             {key.uid}",
-        f"UIDVALIDITY:     {key.uidvalidity}",
-        f"Sequence number: {show(evidence.sequence_number)}",
-        f"Flags:           {show(evidence.flags)}",
-        f"Internal date:   {show(evidence.internaldate)}",
-        f"Size:            {show(evidence.size)}",
-        f"BODYSTRUCTURE:   {show(evidence.bodystructure)}",
-        f"ENVELOPE:        {show(evidence.envelope)}",
-        f"Header:          {'attached' if evidence.header else '(not delivered)'}",
-        "",
-        "The server said:",
-    ]
-    words = [clean_text(said, limit=_TEXT_LIMIT) for said in evidence.server_said]
-    words = [said for said in words if said]
-    lines += [f"  {said}" for said in words] if words else ["  (nothing)"]
-    return "\n".join(lines) + "\n"
-
-
-def _subject(key: MessageKey, verdict: Verdict, original: Original | None) -> str:
-    folder = clean_text(key.folder, limit=80)
-    known = clean_text(original.subject, limit=_SUBJECT_LIMIT) if original is not None and original.subject else ""
-    middle = f": {known}" if known else ""
-    return f"[phantom] {folder} UID {key.uid}{middle} ({verdict.value})"
-
-
-def _text_cte(text: str) -> str:
-    if text.isascii() and all(len(line) <= 78 for line in text.splitlines()):
-        return "7bit"
-    return "quoted-printable"
-
-
-def _set_text_header(message: EmailMessage, name: str, value: str) -> None:
-    """Set an unstructured header, encoded and folded here rather than by the policy's folder (which, in the
-    Python versions we support, can drop the space between two RFC 2047 words). Text that is not plain ASCII,
-    or that contains ``=?`` (a server could smuggle an encoded word that decodes to control characters), is
-    encoded as a whole in UTF-8 encoded words."""
-    charset = "us-ascii" if value.isascii() and "=?" not in value else "utf-8"
-    folded = Header(value, charset, maxlinelen=78, header_name=name).encode(linesep="\n")
-    message.set_raw(name, folded)
-
-
-def build_notice(key: MessageKey, verdict: Verdict, evidence: Evidence, *, original: Original | None = None,
-                 now: datetime | None = None) -> bytes:
-    """A multipart/mixed RFC 5322 message (CRLF) describing a phantom: explanation, evidence.txt, and the
-    header the server sent (``text/rfc822-headers``, base64) when there was one."""
-    when = now if now is not None else datetime.now(timezone.utc)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    message = EmailMessage(policy=email.policy.SMTP)
-    message["From"] = NOTICE_ADDRESS
-    message["To"] = NOTICE_ADDRESS
-    message["Date"] = format_datetime(when)
-    message["Message-ID"] = f"<{int(when.timestamp())}.{secrets.token_hex(8)}.{key.uid}@phantomfix.localhost>"
-    _set_text_header(message, "Subject", _subject(key, verdict, original))
-    message["X-Phantomfix-Verdict"] = verdict.value
-    _set_text_header(message, "X-Phantomfix-Account", clean_text(key.account))
-    _set_text_header(message, "X-Phantomfix-Folder", clean_text(key.folder))
-    message["X-Phantomfix-UID"] = str(key.uid)
-    message["X-Phantomfix-UIDVALIDITY"] = str(key.uidvalidity)
-
-    explanation = _explanation(key, verdict, original, when)
-    message.set_content(explanation, subtype="plain", charset="utf-8", cte=_text_cte(explanation))
-    evidence_text = _evidence_text(key, verdict, evidence)
-    message.add_attachment(evidence_text, subtype="plain", charset="utf-8", cte=_text_cte(evidence_text),
-                           disposition="attachment", filename="evidence.txt")
-    if evidence.header:
-        message.add_attachment(bytes(evidence.header), maintype="text", subtype="rfc822-headers",
-                               cte="base64", disposition="attachment", filename="header.txt")
-    return message.as_bytes(policy=email.policy.SMTP)
+def resolve_records(records: Sequence[PhantomRecord], *, gone: str | None = None) -> list[PhantomRecord]:
+    """The records with each quarantine path resolved to where the file is now (:func:`resolve`). An item
+    that is gone keeps its recorded path followed by ``gone`` when that is given, else its path becomes None."""
+    resolved: list[PhantomRecord] = []
+    for record in records:
+        if record.quarantine:
+            found = resolve(record.quarantine)
+            if found is not None:
+                record = dataclasses.replace(record, quarantine=str(found))
+            else:
+                record = dataclasses.replace(record, quarantine=f"{record.quarantine}{gone}" if gone else None)
+        resolved.append(record)
+    return resolved

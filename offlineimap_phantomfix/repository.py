@@ -20,8 +20,9 @@ from offlineimap.repository.IMAP import IMAPRepository
 from offlineimap_phantomfix import report
 from offlineimap_phantomfix.errors import PhantomFixError
 from offlineimap_phantomfix.folder import PhantomSafeGmailFolder, PhantomSafeIMAPFolder
+from offlineimap_phantomfix.notice import known_original
 from offlineimap_phantomfix.options import parse_options, state_directory
-from offlineimap_phantomfix.quarantine import Quarantine, build_notice
+from offlineimap_phantomfix.quarantine import GONE_NOTE, Kept, Quarantine, build_notice, resolve_records
 from offlineimap_phantomfix.recovery import LadderOutcome
 from offlineimap_phantomfix.sanitize import safe_name
 from offlineimap_phantomfix.store import STORE_FILENAME, PhantomStore
@@ -129,7 +130,8 @@ class PhantomSafeRepositoryMixin:
         if self.phantom_dry_run:
             return None
         options = self.phantom_options
-        original = outcome.original
+        served = outcome.content if outcome.verdict is Verdict.UNPARSEABLE else None
+        original = known_original(outcome.verdict, outcome.evidence, outcome.original, served)
         try:
             store = self.phantom_store()
             assert store is not None
@@ -141,8 +143,9 @@ class PhantomSafeRepositoryMixin:
                 outcome.evidence.server_said.append("expunged on an earlier sync, yet listed again")
             skipped = outcome.verdict.is_phantom and options.action is not PhantomAction.RETRY and \
                 not (outcome.verdict.may_pass and (previous is None or not previous.verdict.is_phantom))
-            quarantine_path: str | None = None
-            if outcome.verdict.is_phantom and options.action is PhantomAction.QUARANTINE and \
+            kept = self._phantom_kept(key) if previous is None else None  # e.g. after a `clear`
+            quarantine_path = str(kept.path) if kept is not None else None
+            if outcome.verdict.is_phantom and options.action is PhantomAction.QUARANTINE and kept is None and \
                     (previous is None or not previous.quarantine):
                 quarantine_path = self._phantom_quarantine(key, outcome)
             return store.record(
@@ -150,18 +153,21 @@ class PhantomSafeRepositoryMixin:
                 recovered_by=outcome.recovered_by, quarantine=quarantine_path,
                 original=original if original is not None and not original.is_empty() else None,
                 size=outcome.evidence.size, flags=outcome.evidence.flags,
+                first_seen=kept.first_seen if kept is not None else None,
             )
         except PhantomFixError as error:  # the sync goes on; this message is simply tried again next time
             self._phantom_warn(f"could not record {key.folder} UID {key.uid}: {error}")
             return None
 
+    def _phantom_kept(self, key: MessageKey) -> Kept | None:
+        return Quarantine(self.phantom_state_dir / "quarantine").find(key)
+
     def _phantom_quarantine(self, key: MessageKey, outcome: LadderOutcome) -> str | None:
-        if outcome.verdict in (Verdict.PLACEHOLDER, Verdict.UNPARSEABLE) and outcome.content is not None:
-            content = outcome.content  # exactly as the server sent it
-        else:
-            content = build_notice(key, outcome.verdict, outcome.evidence, original=outcome.original)
+        served = outcome.verdict in (Verdict.PLACEHOLDER, Verdict.UNPARSEABLE) and outcome.content is not None
+        content = build_notice(key, outcome.verdict, outcome.evidence, original=outcome.original,
+                               server_message=outcome.content if served else None)  # kept byte for byte
         try:
-            return str(Quarantine(self.phantom_state_dir / "quarantine").deliver(key.account, content))
+            return str(Quarantine(self.phantom_state_dir / "quarantine").deliver(key.account, content, key))
         except PhantomFixError as error:
             self._phantom_warn(f"could not quarantine {key.folder} UID {key.uid}: {error}")
             return None
@@ -186,7 +192,7 @@ class PhantomSafeRepositoryMixin:
     def _phantom_write_report(self, records: list[PhantomRecord]) -> None:
         target = self.phantom_state_dir / f"report-{safe_name(self.phantom_account)}.txt"
         temporary = target.with_name(target.name + ".tmp")
-        text = report.render_text(records, account=self.phantom_account)
+        text = report.render_text(resolve_records(records, gone=GONE_NOTE), account=self.phantom_account)
         try:
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

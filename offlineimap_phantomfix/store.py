@@ -263,6 +263,7 @@ class PhantomStore:
         size: int | None = None,
         flags: str | None = None,
         now: datetime | None = None,
+        first_seen: datetime | None = None,
     ) -> PhantomRecord:
         """Insert or update the row for ``key`` and return it as stored.
 
@@ -271,8 +272,12 @@ class PhantomStore:
         ``recovered_by`` (a changed verdict clears ``reported``, so ``report --new`` shows it once more);
         ``quarantine``, ``original``, ``size`` and ``flags`` change only when a new value is
         given (an empty :class:`Original` counts as none). Seeing the message again clears ``purged``.
+        ``first_seen`` (when earlier than now) is a new row's first sighting known from elsewhere, e.g. the
+        quarantine item kept from before a ``clear``.
         """
-        stamp = _time_text(_utc(now))
+        moment = _utc(now)
+        stamp = _time_text(moment)
+        first = _time_text(min(moment, _utc(first_seen))) if first_seen is not None else stamp
         verdict = Verdict(verdict)
         if original is not None and original.is_empty():
             original = None
@@ -287,7 +292,7 @@ class PhantomStore:
                 connection.execute(
                     f"INSERT INTO phantoms ({_COLUMNS}) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*params, verdict.value, int(bool(skipped)), stamp, stamp, _text(server_said) or "",
+                    (*params, verdict.value, int(bool(skipped)), first, stamp, _text(server_said) or "",
                      _text(recovered_by), _text(quarantine), subject, sender, date, size, _text(flags)),
                 )
             else:

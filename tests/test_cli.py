@@ -30,6 +30,13 @@ JSON_KEYS = {"account", "repository", "folder", "uidvalidity", "uid", "verdict",
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+
+@pytest.fixture(autouse=True)
+def _this_offlineimap_first_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As for a user whose shell runs this installation's offlineimap: doctor tries the import with it."""
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
 @dataclass
 class Env:
     root: Path

@@ -210,8 +210,8 @@ def test_notice_parses_without_defects_for_every_verdict(verdict: Verdict) -> No
     message = parse(raw)
     assert all_defects(message) == []
     assert message["X-Phantomfix-Verdict"] == verdict.value
-    assert message["Subject"] == f"[phantom] INBOX UID 15541: Quarterly figures ({verdict.value})"
-    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    assert message["Subject"] == f"[phantom] Quarterly figures (INBOX UID 15541, {verdict.value})"
+    assert b"\r" not in raw and b"\n" in raw  # LF line endings, as a Maildir file has them
 
 
 def test_notice_headers_and_parts() -> None:
@@ -272,7 +272,7 @@ def test_minimal_evidence_has_no_header_part_and_no_original() -> None:
     assert all_defects(message) == []
     parts = list(message.iter_parts())
     assert len(parts) == 2
-    assert message["Subject"] == "[phantom] INBOX UID 15541 (dropped)"
+    assert message["Subject"] == "[phantom] unknown subject (INBOX UID 15541, dropped)"
     assert "(unknown)" in parts[1].get_content()
     assert "(nothing)" in parts[1].get_content()
 
@@ -287,7 +287,7 @@ def test_hostile_server_text_is_cleaned() -> None:
     assert b"\x1b" not in raw  # the attached raw header is base64
     message = parse(raw)
     assert all_defects(message) == []
-    assert message["Subject"] == "[phantom] INBOX/evil UID 15541: Pay now Bcc: victim@example.org (refused)"
+    assert message["Subject"] == "[phantom] Pay now Bcc: victim@example.org (INBOX/evil UID 15541, refused)"
     assert message["Bcc"] is None
     assert message["X-Phantomfix-Folder"] == "INBOX/evil"
     for part in list(message.iter_parts())[:2]:
@@ -302,18 +302,18 @@ def test_smuggled_encoded_word_stays_literal() -> None:
     subject = "=?utf-8?q?=1B[31m_red?= x"
     raw = build_notice(KEY, Verdict.EMPTY, Evidence(), original=Original(subject=subject), now=NOW)
     message = parse(raw)
-    assert message["Subject"] == f"[phantom] INBOX UID 15541: {subject} (empty)"
+    assert message["Subject"] == f"[phantom] {subject} (INBOX UID 15541, empty)"
     assert "\x1b" not in str(message["Subject"])
 
 
 def test_non_ascii_header_text_is_encoded() -> None:
     key = MessageKey("Büro", "Remote", "Posteingang/Ärger", 14, 7)
     raw = build_notice(key, Verdict.EMPTY, Evidence(), original=Original(subject="Grüße \u2013 四半期"), now=NOW)
-    head = raw.split(b"\r\n\r\n", 1)[0]
+    head = raw.split(b"\n\n", 1)[0]
     assert head.isascii()
     message = parse(raw)
     assert all_defects(message) == []
-    assert message["Subject"] == "[phantom] Posteingang/Ärger UID 7: Grüße \u2013 四半期 (empty)"
+    assert message["Subject"] == "[phantom] Grüße \u2013 四半期 (Posteingang/Ärger UID 7, empty)"
     assert message["X-Phantomfix-Folder"] == "Posteingang/Ärger"
     body = message.get_body(("plain",))
     assert body is not None and "Grüße \u2013 四半期" in body.get_content()
@@ -330,7 +330,7 @@ def test_folder_with_spaces_is_shell_quoted_in_commands() -> None:
 
 def test_long_subject_is_cut_and_folded() -> None:
     raw = build_notice(KEY, Verdict.EMPTY, Evidence(), original=Original(subject="word " * 400), now=NOW)
-    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert all(len(line) <= 998 for line in raw.split(b"\n"))
     message = parse(raw)
     assert all_defects(message) == []
     assert len(str(message["Subject"])) < 400
@@ -356,7 +356,8 @@ def test_delivered_notices_read_back_through_mailbox_maildir(tmp_path: Path) -> 
                                             original=Original(subject="\x1b[31mRed alert"), now=NOW))
     box = mailbox.Maildir(str(tmp_path / "q" / "Work"), factory=None, create=False)
     subjects = sorted(str(message["Subject"]) for message in box)
-    assert subjects == ["[phantom] INBOX UID 15541 (empty)", "[phantom] INBOX UID 99: Red alert (refused)"]
+    assert subjects == ["[phantom] Quarterly figures (INBOX UID 15541, empty)",
+                        "[phantom] Red alert (INBOX UID 99, refused)"]
     for message in box:
         assert message.get_content_type() == "multipart/mixed"
         assert not message.defects

@@ -11,6 +11,8 @@ line back, so the command line can reach the demo without a circle.
 from __future__ import annotations
 
 import mailbox
+import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -61,6 +63,10 @@ _PHANTOMS = (
     ("Archive", Fault.VANISH, "Your parcel is on its way", 9),
 )
 _HEALTHY = {"INBOX": 24, "Archive": 14, "Sent": 9}
+# The verdict PhantomSafeIMAP reaches for each kind of phantom, in the words the report uses.
+_VERDICT = {Fault.EMPTY: "empty", Fault.PLACEHOLDER: "placeholder", Fault.SEQUENCE_ONLY: "recovered",
+            Fault.DROPPED: "dropped", Fault.REFUSED_NO: "refused", Fault.VANISH: "vanished"}
+_HELPER_COMMAND = re.compile(r"\bofflineimap-phantomfix (probe|clear|purge) ")
 
 
 def fill_mailbox(server: EmulatorServer) -> list[DemoPhantom]:
@@ -151,7 +157,10 @@ def _report(setup: OfflineimapSetup, out: TextIO) -> int:
     except PhantomFixError as error:
         out.write(f"{PROGRAM}: error: {_clean(str(error))}\n")
         return 1
-    out.write(render_text(records))  # it orders the records itself
+    # The next steps name the demo's own config, so that pasting one never reaches the reader's own account.
+    config = shlex.quote(str(setup.config))
+    out.write(_HELPER_COMMAND.sub(lambda found: f"{PROGRAM} -c {config} {found.group(1)} ",
+                                  render_text(records)))  # it orders the records itself
     return 0
 
 
@@ -180,8 +189,9 @@ def _run(server: EmulatorServer, workdir: Path, out: TextIO, started: float, kee
     phantoms = fill_mailbox(server)
     total = sum(len(server.messages(folder)) for folder in server.folders())
     out.write(f"{total} messages in {', '.join(server.folders())}; {len(phantoms)} of them are phantoms "
-              f"(listed by the server, but not delivered):\n")
-    _indent(out, [f"{p.folder:<8} UID {p.uid:<3} {p.fault.value:<14} \"{p.subject}\"" for p in phantoms])
+              f"(listed by the server, but not delivered as asked), with the verdict each will get:\n")
+    _indent(out, [f"{p.folder:<8} UID {p.uid:<3} {_VERDICT.get(p.fault, p.fault.value):<12} \"{p.subject}\""
+                  for p in phantoms])
 
     _heading(out, HEADINGS[1])
     setup = write_offlineimaprc(workdir, port=server.port, user=server.user, password=server.password,
@@ -219,7 +229,8 @@ def _run(server: EmulatorServer, workdir: Path, out: TextIO, started: float, kee
     out.write(f"{len(subjects)} item(s) in the quarantine Maildir {quarantine}\n")
     _indent(out, subjects)
     out.write(f"Read them with:  mutt -f {quarantine}\n")
-    out.write("(the Exchange notice names the lost mail; the other items describe what the server said)\n")
+    out.write("(each item is named after the lost mail when its subject is known, and holds what the server "
+              "said; Exchange's substitute notice is attached byte for byte)\n")
     if not keep:
         out.write("This directory is removed when the demo ends; 'offlineimap-phantomfix demo --keep' keeps it.\n")
 

@@ -161,14 +161,17 @@ def test_quarantine_is_a_maildir_that_notmuch_indexes(synced: Synced, tmp_path: 
     items = list(box)
     quarantined = [key for key, fault in synced.phantoms.items() if fault is not Fault.VANISH]
     assert len(items) == len(quarantined)
+    subjects = sorted(" ".join(str(item["Subject"]).split()) for item in items)
+    assert all(subject.startswith("[phantom] ") for subject in subjects), subjects
+    placeholder_uid = next(uid for (_, uid), fault in synced.phantoms.items() if fault is Fault.PLACEHOLDER)
+    assert [subject for subject in subjects if LOST_SUBJECT in subject] == [
+        f"[phantom] {LOST_SUBJECT} (INBOX UID {placeholder_uid}, placeholder)"]
     for item in items:
-        assert item["Subject"] or item["From"], item.as_string()[:500]
+        assert item["Date"] and item["X-Phantomfix-UID"], item.as_string()[:500]
     recorded_files = {Path(m["quarantine"]).resolve() for m in synced.report() if m["quarantine"]}
     on_disk = {path.resolve() for sub in ("new", "cur") for path in (maildir_path / sub).iterdir()}
     assert recorded_files == on_disk
-    placeholder = [item for item in items if "Retrieval using the IMAP4 protocol failed" in " ".join(
-        str(item["Subject"]).split())]
-    assert len(placeholder) == 1
+    assert all(b"\r" not in path.read_bytes() for path in on_disk)  # LF, as Mutt expects of a Maildir file
 
     notmuch = shutil.which("notmuch")
     if notmuch is None:
@@ -195,4 +198,6 @@ def test_quarantine_is_a_maildir_that_notmuch_indexes(synced: Synced, tmp_path: 
     placeholder_record = next(m for m in synced.report() if m["verdict"] == "placeholder")
     assert [Path(path).resolve() for path in found] == [Path(placeholder_record["quarantine"]).resolve()]
     assert run("count", "*").strip() == str(len(quarantined))
+    index = run("search", "--output=summary", "*")  # notmuch's index lines name the lost mail
+    assert f"[phantom] {LOST_SUBJECT} (INBOX UID" in index, index
     assert not (maildir_path / ".notmuch").exists()  # the quarantine itself is left as it was

@@ -32,3 +32,10 @@ def test_demo_runs_in_under_a_minute_and_shows_every_part() -> None:
     quarantined = re.search(r"(\d+) item\(s\) in the quarantine Maildir", text)
     assert quarantined is not None and int(quarantined.group(1)) >= 4, text
     assert "\x1b" not in text
+    # verdicts throughout, never the emulator's own names for its faults
+    assert not re.search(r"sequence_only|refused_no|\bvanish\b", text), text
+    first = text[positions[0]:positions[1]]
+    assert re.search(r"UID \d+ +recovered +\"Minutes of the team meeting\"", first), first
+    # every next step the report prints names the demo's config, never the reader's own
+    steps = re.findall(r"offlineimap-phantomfix( -c \S+)? (?:probe|clear|purge) ", text)
+    assert steps and all(steps), text
