@@ -53,6 +53,9 @@ def install() -> None:
 
 def run_offlineimap(argv: list[str] | None = None) -> int:
     """``offlineimap-phantomsafe``: offlineimap itself, same arguments, with our types installed."""
+    from offlineimap_phantomfix.offlineimap_home import make_offlineimap_importable
+
+    make_offlineimap_importable()
     from offlineimap.init import main as offlineimap_main
 
     install()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from offlineimap_phantomfix import __version__
 from offlineimap_phantomfix.errors import PhantomFixError, StoreError
+from offlineimap_phantomfix.offlineimap_home import make_offlineimap_importable
 from offlineimap_phantomfix.sanitize import clean_text
 
 if TYPE_CHECKING:
@@ -476,6 +477,7 @@ def _check_scope(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    make_offlineimap_importable()
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
