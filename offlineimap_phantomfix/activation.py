@@ -56,12 +56,13 @@ def run_offlineimap(argv: list[str] | None = None) -> int:
     from offlineimap_phantomfix.offlineimap_home import make_offlineimap_importable
 
     make_offlineimap_importable()
-    from offlineimap.init import main as offlineimap_main
+    from offlineimap import OfflineImap  # offlineimap.init.main is missing from Debian's offlineimap3 build
 
     install()
     if argv is not None:
         sys.argv = ["offlineimap", *argv]
     else:
         sys.argv[0] = "offlineimap"
-    result = offlineimap_main()
-    return int(result or 0)
+    # Like offlineimap's own scripts, ignore run()'s result: failures exit through sys.exit inside it.
+    OfflineImap().run()
+    return 0

@@ -24,6 +24,12 @@ from offlineimap_phantomfix.testing.scenarios import build_mixed_mailbox
 KINDS = {Fault.EMPTY: "empty", Fault.PLACEHOLDER: "placeholder", Fault.REFUSED_NO: "refused",
          Fault.DROPPED: "dropped"}
 TOTAL = 24
+# What a Debian user names in [general] pythonfile, and a PATH without any development environment.
+ACTIVATE_FILE = "/usr/share/offlineimap-phantomfix/activate.py"
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+# The harness puts its own copy first on PYTHONPATH; an installed copy must work without it, and writes no
+# byte code into system directories.
+INSTALLED_ENV = {"PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 @dataclass
@@ -33,15 +39,11 @@ class InstalledRun:
     report: list[dict[str, Any]]
 
 
-def _no_source_env(setup: OfflineimapSetup, extra: Mapping[str, str] | None) -> dict[str, str]:
-    # The harness puts its own copy first on PYTHONPATH; an installed copy must work without it.
-    return offlineimap_env(setup, {"PYTHONPATH": "", **(extra or {})})
-
-
 def phantomfix(setup: OfflineimapSetup, command: str, *args: str,
-               env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+               env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """The installed helper command with ``-c <config> *args``, in the same environment as the sync."""
     return subprocess.run([command, "-c", str(setup.config), *args], capture_output=True, text=True,
-                          env=_no_source_env(setup, env), cwd=str(setup.workdir), timeout=300, check=False)
+                          env=offlineimap_env(setup, env), cwd=str(setup.workdir), timeout=300, check=False)
 
 
 def check_sync_and_commands(emulator: Any, workdir: Path, *, offlineimap: Sequence[str], phantomfix_command: str,
@@ -51,7 +53,7 @@ def check_sync_and_commands(emulator: Any, workdir: Path, *, offlineimap: Sequen
     general = {"pythonfile": pythonfile} if pythonfile else {}
     setup = write_offlineimaprc(workdir, port=emulator.port, user=emulator.user, password=emulator.password,
                                 repo_type="PhantomSafeIMAP", general_options=general)
-    run_env = {"PYTHONPATH": "", **(env or {})}
+    run_env = {**INSTALLED_ENV, **(env or {})}
 
     first = run_offlineimap(setup, command=offlineimap, env=run_env)
     assert first.returncode == 0, first.output
@@ -65,13 +67,13 @@ def check_sync_and_commands(emulator: Any, workdir: Path, *, offlineimap: Sequen
     assert second.returncode == 0, second.output
     assert {uid: emulator.content_fetches("INBOX", uid) for uid in phantoms} == fetches, "a phantom was refetched"
 
-    report = phantomfix(setup, phantomfix_command, "report", "--json", env=env)
+    report = phantomfix(setup, phantomfix_command, "report", "--json", env=run_env)
     assert report.returncode == 0, report.stderr
     messages = json.loads(report.stdout)["messages"]
     assert {m["uid"]: (m["verdict"], m["skipped"]) for m in messages} == {
         uid: (KINDS[fault], True) for uid, fault in phantoms.items()}
 
-    doctor = phantomfix(setup, phantomfix_command, "doctor", env=env)
+    doctor = phantomfix(setup, phantomfix_command, "doctor", env=run_env)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert "Traceback" not in doctor.stderr, doctor.stderr
     assert f"{setup.metadata / 'phantomfix' / 'phantoms.sqlite3'}: integrity ok, {len(phantoms)} records" \
@@ -81,7 +83,7 @@ def check_sync_and_commands(emulator: Any, workdir: Path, *, offlineimap: Sequen
 
     refused = next(uid for uid, fault in phantoms.items() if fault is Fault.REFUSED_NO)
     probe = phantomfix(setup, phantomfix_command, "probe", "--account", setup.account, "--folder", "INBOX",
-                       "--uid", str(refused), env=env)
+                       "--uid", str(refused), env=run_env)
     assert probe.returncode == 0, probe.stdout + probe.stderr
     assert probe.stdout.splitlines()[-1].startswith("verdict: refused: "), probe.stdout
     return InstalledRun(setup=setup, phantoms=phantoms, report=messages)
