@@ -2,8 +2,10 @@
 found on this machine (pyenv's versions, /usr/bin/python3.N, /usr/local/bin/python3.N), one line per version.
 
 Each interpreter gets its own venv under ``.venv-pythons/`` with this tree installed in editable mode and
-pytest; the venvs are kept between runs. ``--skip PYTHON`` leaves out the interpreter PYTHON runs on (the
-main test run already covers it). Exit status 1 when any version fails.
+pytest; the venvs are made one after the other (they share the tree's egg-info) and kept between runs, then
+``--jobs`` versions are tested at a time (the end-to-end suite mostly waits on offlineimap's start-up).
+``--skip PYTHON`` leaves out the interpreter PYTHON runs on (the main test run already covers it). Exit
+status 1 when any version fails.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,15 +98,15 @@ def _summary(output: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def check_interpreter(interpreter: Interpreter, log_dir: Path) -> bool:
-    """Run both tiers on one interpreter; print one line; keep the full output in ``log_dir``."""
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+
+
+def check_interpreter(interpreter: Interpreter, python: Path, log_dir: Path) -> bool:
+    """Run both tiers on one interpreter's venv; print one line; keep the full output in ``log_dir``."""
     started = time.monotonic()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    python, why = _venv(interpreter, env)
+    env = _clean_env()
     label = f"python {interpreter.version} ({interpreter.base_prefix})"
-    if python is None:
-        print(f"{label}: FAILED: {why}", flush=True)
-        return False
     outcomes = []
     ok = True
     for tier, args in (("unit", UNIT), ("e2e", E2E)):
@@ -119,6 +122,7 @@ def check_interpreter(interpreter: Interpreter, log_dir: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip", metavar="PYTHON", help="leave out the interpreter that PYTHON runs on")
+    parser.add_argument("--jobs", type=int, default=2, help="versions tested at a time (default 2)")
     parser.add_argument("--logs", metavar="DIR", default=str(SOURCE_ROOT / ".venv-pythons" / "logs"))
     args = parser.parse_args(argv)
     interpreters = find_interpreters()
@@ -128,7 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         interpreters = [i for i in interpreters if i.key != skipped.key]
     log_dir = Path(args.logs)
     log_dir.mkdir(parents=True, exist_ok=True)
-    results = [check_interpreter(interpreter, log_dir) for interpreter in interpreters]
+    ready: list[tuple[Interpreter, Path]] = []
+    results: list[bool] = []
+    for interpreter in interpreters:
+        python, why = _venv(interpreter, _clean_env())
+        if python is None:
+            print(f"python {interpreter.version} ({interpreter.base_prefix}): FAILED: {why}", flush=True)
+            results.append(False)
+        else:
+            ready.append((interpreter, python))
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results += pool.map(lambda pair: check_interpreter(pair[0], pair[1], log_dir), ready)
     if not results:
         print("no other CPython 3.9 or newer found")
     return 0 if all(results) else 1
