@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from offlineimap_phantomfix import __version__
 from offlineimap_phantomfix.errors import PhantomFixError, StoreError
-from offlineimap_phantomfix.offlineimap_home import make_offlineimap_importable
 from offlineimap_phantomfix.sanitize import clean_text
 
 if TYPE_CHECKING:
@@ -477,7 +476,9 @@ def _check_scope(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    make_offlineimap_importable()
+    from offlineimap_phantomfix.offlineimap_home import make_offlineimap_importable
+
+    make_offlineimap_importable()  # Debian's offlineimap3 lives outside the module path
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)

@@ -36,7 +36,6 @@ INSTALLED_ENV = {"PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": "1"}
 class InstalledRun:
     setup: OfflineimapSetup
     phantoms: dict[int, Fault]
-    report: list[dict[str, Any]]
 
 
 def phantomfix(setup: OfflineimapSetup, command: str, *args: str,
@@ -78,6 +77,8 @@ def check_sync_and_commands(emulator: Any, workdir: Path, *, offlineimap: Sequen
     assert "Traceback" not in doctor.stderr, doctor.stderr
     assert f"{setup.metadata / 'phantomfix' / 'phantoms.sqlite3'}: integrity ok, {len(phantoms)} records" \
         in doctor.stdout, doctor.stdout
+    assert f"ok      account {setup.account}: type: [Repository {setup.account}Remote] type = PhantomSafeIMAP" \
+        in doctor.stdout, doctor.stdout
     if pythonfile:
         assert f"ok      activation: [general] pythonfile {pythonfile} calls" in doctor.stdout, doctor.stdout
 
@@ -86,4 +87,4 @@ def check_sync_and_commands(emulator: Any, workdir: Path, *, offlineimap: Sequen
                        "--uid", str(refused), env=run_env)
     assert probe.returncode == 0, probe.stdout + probe.stderr
     assert probe.stdout.splitlines()[-1].startswith("verdict: refused: "), probe.stdout
-    return InstalledRun(setup=setup, phantoms=phantoms, report=messages)
+    return InstalledRun(setup=setup, phantoms=phantoms)
