@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-debian test-fast lint bench docs system-packages clean
+.PHONY: demo test test-debian test-fast test-pythons dist lint bench docs system-packages clean
 
 # The package alone (what `make demo` needs), then the test tools on top.
 $(BASE_STAMP): setup.cfg pyproject.toml
@@ -21,12 +21,16 @@ $(STAMP): $(BASE_STAMP)
 
 # Debian packages behind some test tiers, installed once, quietly: dovecot-imapd (real-server tests), notmuch
 # and mutt (the quarantine in a mail reader), tmux (drives mutt and zsh), zsh and man-db (completion and manual
-# page tests), patch (patches/ tests) and offlineimap3 (Debian's build, for the compatibility run).
-DEBIAN_PACKAGES := dovecot-imapd notmuch mutt tmux zsh man-db patch offlineimap3
+# page tests), patch (patches/ tests), offlineimap3 (Debian's build, for the compatibility run), and for the
+# packaging tier: the .deb's build dependencies, lintian, pipx, and venv support for Debian's python3.
+DEBIAN_PACKAGES := dovecot-imapd notmuch mutt tmux zsh man-db patch offlineimap3 \
+	dpkg-dev debhelper dh-python python3-all python3-setuptools python3-wheel pybuild-plugin-pyproject \
+	lintian pipx python3-venv
 $(SYSTEM_STAMP): | $(STAMP)
 	@missing=""; \
-	for program in dovecot doveadm notmuch mutt tmux zsh man groff patch /usr/bin/offlineimap; do \
-		command -v $$program >/dev/null 2>&1 || missing="$$missing $$program"; \
+	for package in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f '$${db:Status-Status}' $$package 2>/dev/null | grep -qx installed \
+			|| missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing $(DEBIAN_PACKAGES) with apt-get (missing:$$missing)"; \
@@ -38,13 +42,25 @@ $(SYSTEM_STAMP): | $(STAMP)
 
 system-packages: $(SYSTEM_STAMP)
 
-# Every tier, then the PhantomSafeIMAP end-to-end suite once more against Debian's offlineimap3 build.
+# Every tier (the packaging tier included), then the PhantomSafeIMAP end-to-end suite once more against
+# Debian's offlineimap3 build, then the unit tier and that suite on every other CPython >= 3.9 here.
 test: $(STAMP) $(SYSTEM_STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-debian
+	$(PY) tests/packaging/run_pythons.py --skip $(PY)
 
 test-debian: $(STAMP) $(SYSTEM_STAMP)
 	PHANTOMFIX_OFFLINEIMAP=/usr/bin/offlineimap $(PY) -m pytest -q tests/e2e/test_phantomsafe.py $(PYTEST_ARGS)
+
+# The unit tier and the PhantomSafeIMAP end-to-end suite on every CPython >= 3.9 found here.
+test-pythons: $(STAMP) $(SYSTEM_STAMP)
+	$(PY) tests/packaging/run_pythons.py
+
+# sdist and wheel in dist/, checked by twine.
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e and not dovecot" $(PYTEST_ARGS)
@@ -66,4 +82,4 @@ bench: $(STAMP) $(SYSTEM_STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-pythons build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -54,8 +54,11 @@ def install() -> None:
 def run_offlineimap(argv: list[str] | None = None) -> int:
     """``offlineimap-phantomsafe``: offlineimap itself, same arguments, with our types installed.
     ``--version`` names both: ``offlineimap-phantomsafe: offlineimap-phantomfix X, offlineimap Y``."""
+    from offlineimap_phantomfix.offlineimap_home import make_offlineimap_importable
+
+    make_offlineimap_importable()
     import offlineimap
-    from offlineimap.init import main as offlineimap_main
+    from offlineimap import OfflineImap  # offlineimap.init.main is missing from Debian's offlineimap3 build
 
     from offlineimap_phantomfix import __version__
 
@@ -66,5 +69,6 @@ def run_offlineimap(argv: list[str] | None = None) -> int:
         return 0
     install()
     sys.argv = ["offlineimap", *arguments]
-    result = offlineimap_main()
-    return int(result or 0)
+    # Like offlineimap's own scripts, ignore run()'s result: failures exit through sys.exit inside it.
+    OfflineImap().run()
+    return 0

@@ -527,6 +527,9 @@ def _check_scope(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from offlineimap_phantomfix.offlineimap_home import make_offlineimap_importable
+
+    make_offlineimap_importable()  # Debian's offlineimap3 lives outside the module path
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)

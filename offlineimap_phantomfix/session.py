@@ -452,6 +452,8 @@ class Session:
         except PhantomFixError:
             raise
         except Exception as error:  # imaplib2 abort/error, socket errors, ssl errors: all mean "cannot connect"
+            if type(error).__module__.startswith("keyring"):  # installed, but with no backend to ask
+                raise self._no_password(" (and keyring has no usable backend)") from None
             raise self._connect_error(_describe(error), failures_before) from None
         finally:
             self._learn_password()
