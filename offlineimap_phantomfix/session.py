@@ -16,6 +16,7 @@ The :class:`Transcript` part is pure (bytes in, text out); offlineimap is import
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import types
@@ -182,6 +183,7 @@ class Session:
         self.server: Any = None
         self.host = ""
         self.port: int | str = ""
+        self.security = ""
         self.user = ""
         self._held: list[Any] = []
 
@@ -209,6 +211,7 @@ class Session:
         self.host = str(server.hostname or "")
         self.port = server.port if server.port is not None else ""
         self.user = str(server.username or "")
+        self.security = "TLS" if server.usessl else ("STARTTLS" if server.starttls else "plaintext")
 
     def imap_name(self, folder: str) -> str:
         """The mailbox name to send for an offlineimap folder name (utf8foldernames and quoting as a sync)."""
@@ -266,7 +269,7 @@ class Session:
             return ServerError(f"login to {self.where} as {self.user} failed: {transcript.scrub(_first_line(text))}")
         if "refused" in text.lower():
             return ServerError(f"cannot connect to {self.where}: connection refused")
-        return ServerError(f"cannot connect to {self.where}: {transcript.scrub(_first_line(text))}")
+        return ServerError(f"cannot connect to {self.where}: {transcript.scrub(_first_line(_one_fingerprint(text)))}")
 
     def release(self, imapobj: Any, *, broken: bool = False) -> None:
         """Hand a connection back to the pool; a broken (or terminated) one is logged out and forgotten."""
@@ -297,6 +300,14 @@ def _describe(error: BaseException) -> str:
         return os.strerror(errno_value)
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+_FINGERPRINTS = re.compile(r"fingerprint\(s\) '\[.*?\('(?:openssl_)?sha256', '([0-9a-f]+)'\).*?\]'", re.DOTALL)
+
+
+def _one_fingerprint(text: str) -> str:
+    """offlineimap's fingerprint mismatch lists five hashes before saying what is wrong: keep the SHA-256."""
+    return _FINGERPRINTS.sub(lambda match: f"fingerprint (sha256) {match.group(1)}", text)
 
 
 def _first_line(text: str) -> str:
@@ -337,7 +348,7 @@ def open_session(config: PhantomConfig, account: str, *, description: str = "") 
     try:
         with _recording(transcript, description):
             session._build()
-            _current.description = description or f"to {session.where}"
+            _current.description = description or f"to {session.where} ({session.security})"
             try:
                 yield session
             finally:
