@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from offlineimap_phantomfix import __version__
 from offlineimap_phantomfix.errors import PhantomFixError, StoreError
+from offlineimap_phantomfix.interrupt import Interrupted, InterruptGuard
 from offlineimap_phantomfix.sanitize import clean_text
 
 if TYPE_CHECKING:
@@ -211,6 +212,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     config.check_account(args.account)
     purge = _optional_module("purge")
+    if args.yes and getattr(args, "guard", None) is not None:
+        args.guard.describe = partial(_purge_progress, args.uid)
     result = purge.run_purge(config, args.account, args.folder, args.uid, yes=args.yes)
     for line in result.lines:
         _out(clean_text(str(line)))
@@ -218,6 +221,16 @@ def cmd_purge(args: argparse.Namespace) -> int:
         _out("nothing was changed; run again with --yes to do this.")
         return EXIT_OK
     return EXIT_OK if result.done else EXIT_ERROR
+
+
+def _purge_progress(uid: int) -> str:
+    from offlineimap_phantomfix.interrupt import purge_progress
+    from offlineimap_phantomfix.session import latest_transcript
+
+    transcript = latest_transcript()
+    if transcript is None:
+        return "nothing was changed on the server (not connected yet)"
+    return purge_progress(transcript.answered, uid)
 
 
 # --- doctor ---------------------------------------------------------------------------------------------
@@ -484,8 +497,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exit_.code is None:
             return EXIT_OK
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    guard = InterruptGuard(PROG, partial(_interrupted_state, args))
+    args.guard = guard
+    installed = argv is None and guard.install()  # the real program only: the handlers end the process
     try:
         return int(args.handler(args))
+    except Interrupted:
+        guard.finish()
+        raise  # not reached: finish() ends the process
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -498,6 +517,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({error.filename})" if error.filename else ""
         sys.stderr.write(f"{PROG}: error: {error.strerror or error}{where}\n")
         return EXIT_ERROR
+    finally:
+        if installed:
+            guard.uninstall()
+
+
+def _interrupted_state(args: argparse.Namespace) -> str:
+    """What an interrupted command had done (purge --yes replaces this with its own account)."""
+    if args.command == "clear" and not args.dry_run:
+        return "clearing is one transaction: either every entry listed was cleared or none; 'report' shows the rest"
+    if args.command == "report" and args.new:
+        return "messages are marked as shown only after the whole report was written"
+    if args.command == "demo":
+        return "the demo was stopped"
+    return "nothing was changed"
 
 
 def _one_line(text: str) -> str:

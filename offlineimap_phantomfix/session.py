@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 60.0  # seconds without an answer before a connection counts as dropped (no socktimeout)
+_latest: list[Transcript] = []  # the transcript of the session opened last (what an interrupt reports on)
 
 
 # --- recording offlineimap's connections ----------------------------------------------------------------------
@@ -337,6 +338,7 @@ def open_session(config: PhantomConfig, account: str, *, description: str = "") 
     for option in ("dry-run", "ignore-keyring", "update-keyring"):  # what offlineimap's init sets by default
         parser.set_if_not_exists("general", option, "False")
     transcript = Transcript()
+    _latest[:] = [transcript]
     previous_ui = uibase.getglobalui() if hasattr(uibase, "globalui") else None
     logger = logging.getLogger("OfflineImap")
     previous_level = logger.level
@@ -358,6 +360,11 @@ def open_session(config: PhantomConfig, account: str, *, description: str = "") 
         logger.removeHandler(ui._log_con_handler)
         logger.setLevel(previous_level)
         uibase.setglobalui(previous_ui)
+
+
+def latest_transcript() -> Transcript | None:
+    """The transcript of the session opened last in this process, or None."""
+    return _latest[0] if _latest else None
 
 
 # --- small IMAP helpers shared by probe and purge -----------------------------------------------------------

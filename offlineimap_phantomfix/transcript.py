@@ -140,6 +140,8 @@ class ConnectionLog:
             else:
                 rest = line[len(tag):] if tag is not None else line
                 t._add("C:", f"{shown_tag} {clean_text(rest, limit=LINE_LIMIT)}".strip())
+                if tag is not None:
+                    t.sent[shown_tag] = [clean_text(rest, limit=LINE_LIMIT).strip(), ""]
         self._client_in_command = literal is not None
         if literal is None and self._auth_tag is None:
             self._client_swallow = False
@@ -159,6 +161,8 @@ class ConnectionLog:
             status = (match.group(2) or b"").upper() if match else b""
             rest = line[len(first):]
             t._add("S:", f"{t._tags[first]} {clean_text(rest, limit=LINE_LIMIT)}".rstrip())
+            if t._tags[first] in t.sent:
+                t.sent[t._tags[first]][1] = status.decode("ascii", "replace")
             if self._auth_tag is not None and first == self._auth_tag:
                 self._auth_tag = None
                 self._client_swallow = False
@@ -191,6 +195,7 @@ class Transcript:
         self._connections = 0
         self._last_failure: dict[int, str] = {}
         self.byes: list[str] = []
+        self.sent: dict[str, list[str]] = {}  # renumbered tag -> [command (no credentials), tagged status or '']
 
     # feeding
     def connection(self, description: str = "") -> ConnectionLog:
@@ -225,6 +230,13 @@ class Transcript:
         self._lines.append(f"{prefix} {text}".rstrip())
 
     # reading
+    def answered(self, command: str) -> str | None:
+        """The tagged status (``OK``, ``NO``, ``BAD``) of the last command sent that starts with ``command``:
+        ``''`` when it was sent and not answered yet, None when it was never sent."""
+        with self.lock:
+            found = [status for text, status in self.sent.values() if text.upper().startswith(command.upper())]
+            return found[-1] if found else None
+
     def last_failure(self) -> str:
         """The text of the most recent tagged NO/BAD (scrubbed), or ''."""
         with self.lock:

@@ -1,0 +1,118 @@
+"""Ctrl-C and SIGTERM end probe and purge promptly with one line, whatever the connection is doing.
+
+The program runs as a subprocess; the signal comes while it waits on a server that accepted and says nothing,
+on one that stalls in the middle of a fetch, and during ``purge --yes``. The socket timeout is 60 s, so an
+exit within a few seconds is the signal's doing, not a timeout's.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from offlineimap_phantomfix.interrupt import GRACE_SECONDS
+from offlineimap_phantomfix.testing import ACTIVATION_LINES, EmulatorServer, Fault, make_message, write_offlineimaprc
+from offlineimap_phantomfix.testing.harness import offlineimap_env
+from offlineimap_phantomfix.testing.stall import SilentServer, StallingProxy
+
+pytestmark = pytest.mark.e2e
+
+SOCKET_TIMEOUT = 60
+
+
+def _mailbox(server: EmulatorServer, fault: Fault | None = None) -> int:
+    server.reset()
+    server.append("INBOX", make_message(1))
+    uid = server.append("INBOX", make_message(2), fault=fault)
+    server.append("INBOX", make_message(3))
+    return uid
+
+
+def _start(tmp_path: Path, port: int, command: list[str]) -> subprocess.Popen[bytes]:
+    setup = write_offlineimaprc(tmp_path / "rc", port=port, repo_type="PhantomSafeIMAP",
+                                pythonfile_lines=list(ACTIVATION_LINES),
+                                general_options={"socktimeout": str(SOCKET_TIMEOUT)})
+    args = [sys.executable, "-m", "offlineimap_phantomfix", "-c", str(setup.config), *command]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env=offlineimap_env(setup), cwd=str(setup.workdir))
+
+
+def _interrupt(process: subprocess.Popen[bytes], signum: int) -> tuple[float, str, str]:
+    time.sleep(0.3)  # let the client settle into its blocking wait
+    assert process.poll() is None, process.communicate()
+    started = time.monotonic()
+    process.send_signal(signum)
+    try:
+        out, err = process.communicate(timeout=SOCKET_TIMEOUT / 2)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail(f"still running long after the signal: {err.decode(errors='replace')}")
+    return time.monotonic() - started, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def _check(process: subprocess.Popen[bytes], elapsed: float, err: str, signum: int) -> str:
+    assert process.returncode == 128 + signum, err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert elapsed < GRACE_SECONDS * 8, elapsed  # well under the 60 s socket timeout
+    return lines[0]
+
+
+PROBE = ["probe", "--account", "Test", "--folder", "INBOX", "--uid", "2"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_probe_on_a_silent_server(tmp_path: Path, signum: int) -> None:
+    with SilentServer() as silent:
+        process = _start(tmp_path, silent.port, PROBE)
+        assert silent.accepted.wait(30)
+        elapsed, _, err = _interrupt(process, signum)
+    line = _check(process, elapsed, err, signum)
+    name = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
+    assert line == f"offlineimap-phantomfix: interrupted by {'Ctrl-C (SIGINT)' if name == 'SIGINT' else name}; " \
+                   "nothing was changed"
+
+
+def test_probe_stalled_mid_fetch(tmp_path: Path, emulator: EmulatorServer) -> None:
+    _mailbox(emulator)
+    with StallingProxy(emulator.port, b"(BODY.PEEK[])", reply_bytes=120) as proxy:
+        process = _start(tmp_path, proxy.port, PROBE)
+        assert proxy.stalled.wait(30)
+        elapsed, _, err = _interrupt(process, signal.SIGINT)
+    assert _check(process, elapsed, err, signal.SIGINT).endswith("; nothing was changed")
+
+
+PURGE = ["purge", "--account", "Test", "--folder", "INBOX", "--uid", "2", "--yes"]
+
+
+def test_purge_interrupted_before_the_flag_was_answered(tmp_path: Path, emulator: EmulatorServer) -> None:
+    uid = _mailbox(emulator, Fault.EMPTY)
+    with StallingProxy(emulator.port, b"UID STORE", forward=False) as proxy:
+        process = _start(tmp_path, proxy.port, PURGE)
+        assert proxy.stalled.wait(30)
+        elapsed, out, err = _interrupt(process, signal.SIGINT)
+    line = _check(process, elapsed, err, signal.SIGINT)
+    assert f"the command flagging UID {uid} \\Deleted was sent but not answered" in line
+    assert "not expunged" in line
+    assert [m.uid for m in emulator.messages("INBOX")] == [1, 2, 3]
+    assert "\\Deleted" not in emulator.messages("INBOX")[1].flags  # the proxy never passed it on
+
+
+def test_purge_interrupted_during_the_expunge(tmp_path: Path, emulator: EmulatorServer) -> None:
+    uid = _mailbox(emulator, Fault.EMPTY)
+    with StallingProxy(emulator.port, b"UID EXPUNGE", forward=False) as proxy:
+        process = _start(tmp_path, proxy.port, PURGE)
+        assert proxy.stalled.wait(30)
+        elapsed, out, err = _interrupt(process, signal.SIGTERM)
+    line = _check(process, elapsed, err, signal.SIGTERM)
+    assert f"UID {uid} is flagged \\Deleted; the expunge was sent but not answered" in line
+    assert "check it with 'probe'" in line
+    assert [m.uid for m in emulator.messages("INBOX")] == [1, 2, 3]
+    assert "\\Deleted" in emulator.messages("INBOX")[1].flags  # what the line says is what the server holds
