@@ -15,10 +15,10 @@ import threading
 from types import FrameType
 from typing import Callable
 
-__all__ = ["GRACE_SECONDS", "Interrupted", "InterruptGuard", "purge_progress"]
+__all__ = ["GRACE_SECONDS", "InterruptGuard", "Interrupted", "purge_progress"]
 
 GRACE_SECONDS = 1.0
-_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+_NAMES: dict[int, str] = {int(signal.SIGINT): "Ctrl-C (SIGINT)", int(signal.SIGTERM): "SIGTERM"}
 
 
 class Interrupted(BaseException):

@@ -111,7 +111,7 @@ def _recording(transcript: Transcript, description: str) -> Iterator[None]:
     with _patch_lock:
         if _patch_count == 0:
             _patched["imaplibutil"] = imapserver.imaplibutil
-            imapserver.imaplibutil = _recording_module(imaplibutil)  # type: ignore[attr-defined]
+            imapserver.imaplibutil = _recording_module(imaplibutil)
         _patch_count += 1
     previous = getattr(_current, "transcript", None), getattr(_current, "description", "")
     _current.transcript, _current.description = transcript, description
@@ -122,7 +122,7 @@ def _recording(transcript: Transcript, description: str) -> Iterator[None]:
         with _patch_lock:
             _patch_count -= 1
             if _patch_count == 0:
-                imapserver.imaplibutil = _patched.pop("imaplibutil")  # type: ignore[attr-defined]
+                imapserver.imaplibutil = _patched.pop("imaplibutil")
 
 
 # --- offlineimap's UI, quiet --------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def test_purge_interrupted_before_the_flag_was_answered(tmp_path: Path, emulator
     with StallingProxy(emulator.port, b"UID STORE", forward=False) as proxy:
         process = _start(tmp_path, proxy.port, PURGE)
         assert proxy.stalled.wait(30)
-        elapsed, out, err = _interrupt(process, signal.SIGINT)
+        elapsed, _, err = _interrupt(process, signal.SIGINT)
     line = _check(process, elapsed, err, signal.SIGINT)
     assert f"the command flagging UID {uid} \\Deleted was sent but not answered" in line
     assert "not expunged" in line
@@ -110,7 +110,7 @@ def test_purge_interrupted_during_the_expunge(tmp_path: Path, emulator: Emulator
     with StallingProxy(emulator.port, b"UID EXPUNGE", forward=False) as proxy:
         process = _start(tmp_path, proxy.port, PURGE)
         assert proxy.stalled.wait(30)
-        elapsed, out, err = _interrupt(process, signal.SIGTERM)
+        elapsed, _, err = _interrupt(process, signal.SIGTERM)
     line = _check(process, elapsed, err, signal.SIGTERM)
     assert f"UID {uid} is flagged \\Deleted; the expunge was sent but not answered" in line
     assert "check it with 'probe'" in line
