@@ -15,9 +15,12 @@ The :class:`Transcript` part is pure (bytes in, text out); offlineimap is import
 
 from __future__ import annotations
 
+import configparser
+import copy
 import logging
 import re
 import socket
+import tempfile
 import threading
 import types
 from collections.abc import Iterator
@@ -25,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from offlineimap_phantomfix.config import interpolation_text
 from offlineimap_phantomfix.errors import ConfigError, NotFoundError, PhantomFixError, ServerError
 from offlineimap_phantomfix.imapconn import imap_call
 from offlineimap_phantomfix.responses import FetchResponse, locate_uid, search_has_uid, server_words
@@ -175,8 +179,9 @@ class FolderState:
 class Session:
     """offlineimap's remote repository for one account, its connection pool, and the transcript."""
 
-    def __init__(self, config: PhantomConfig, account: str, transcript: Transcript) -> None:
+    def __init__(self, config: PhantomConfig, account: str, transcript: Transcript, parser: Any = None) -> None:
         self.config = config
+        self.parser = parser if parser is not None else config.parser
         self.account_name = account
         self.transcript = transcript
         self.account: Any = None
@@ -200,27 +205,39 @@ class Session:
         from offlineimap_phantomfix.activation import install
 
         install()
+        problems = self.config.option_problems(self.account_name)
+        if problems:
+            raise ConfigError(problems[0])
+        _load_pythonfile(self.parser)
         try:
-            self.account = Account(self.config.parser, self.account_name)
+            self.account = Account(self.parser, self.account_name)
             self.repository = Repository(self.account, "remote")
+        except configparser.InterpolationError as error:
+            raise ConfigError(interpolation_text(error.section, error.option)) from None
         except OfflineImapError as error:
             raise ConfigError(f"account {self.account_name!r}: {_first_line(str(error))}") from None
+        except Exception as error:  # offlineimap reads some values with int()/getboolean() and no message of its own
+            raise ConfigError(f"account {self.account_name!r}: offlineimap cannot use this configuration: "
+                              f"{_first_line(_describe(error))}") from None
         server = getattr(self.repository, "imapserver", None)
         if server is None:
             raise ConfigError(f"account {self.account_name!r}: the remote repository is not an IMAP repository")
         self.server = server
+        _guard_secrets(server, self.repository, self.transcript)
         self.host = str(server.hostname or "")
         self.port = server.port if server.port is not None else ""
         self.user = str(server.username or "")
         self.security = "TLS" if server.usessl else ("STARTTLS" if server.starttls else "plaintext")
+        if not self.host and not getattr(server, "tunnel", None):
+            raise ConfigError(f"[Repository {self.repository.getname()}] remotehost is not set (nor a tunnel)")
 
     def imap_name(self, folder: str) -> str:
         """The mailbox name to send for an offlineimap folder name (utf8foldernames and quoting as a sync)."""
         from offlineimap import imaputil
 
         name = folder
-        if getattr(self.account, "utf_8_support", False):
-            name = imaputil.utf8_IMAP(name)
+        if getattr(self.account, "utf_8_support", False) or not folder.isascii():
+            name = imaputil.utf8_IMAP(name)  # IMAP names are modified UTF-7: a non-ASCII name cannot go as it is
         return str(imaputil.foldername_to_imapname(name))
 
     def acquire(self) -> Any:
@@ -233,6 +250,9 @@ class Session:
             imapobj = self.server.acquireconnection()
         except _NoPassword:
             raise self._no_password("") from None
+        except _PasswordSourceFailed as failed:
+            raise ConfigError(f"cannot get the password for {self.user or 'the user'} at {self.where}: "
+                              f"{failed}") from None
         except ModuleNotFoundError as error:
             if error.name != "keyring":  # offlineimap's last password source; without it, it crashes
                 raise
@@ -292,6 +312,72 @@ class Session:
                 pass
 
 
+class _PasswordSourceFailed(Exception):
+    """The configured password source (remotepasseval, remotepassfile, netrc, keyring) failed."""
+
+
+def _password_source(parser: Any, section: str) -> str:
+    for option in ("remotepasseval", "remotepass", "remotepassfile"):
+        if parser.has_option(section, option):
+            return option
+    return "netrc"
+
+
+def _guard_secrets(server: Any, repository: Any, transcript: Transcript) -> None:
+    """Password and token sources, wrapped: their failures are told apart from connection failures (without
+    their values), and every secret they hand out is scrubbed from the transcript."""
+    section = f"Repository {repository.getname()}"
+    original = repository.getpassword
+
+    def getpassword(*args: Any, **kwargs: Any) -> Any:
+        source = _password_source(repository.config, section)
+        try:
+            value = original(*args, **kwargs)
+        except ModuleNotFoundError:
+            raise
+        except configparser.InterpolationError as error:
+            raise _PasswordSourceFailed(interpolation_text(error.section, error.option)) from None
+        except SyntaxError as error:
+            raise _PasswordSourceFailed(f"[{section}] {source} is not a Python expression "
+                                        f"({error.msg})") from None
+        except Exception as error:
+            kind = type(error).__name__
+            raise _PasswordSourceFailed(f"[{section}] {source} failed ({kind}; the value is not shown)") from None
+        if isinstance(value, str):
+            transcript.add_secret(value, user=str(server.username or ""))
+        return value
+
+    repository.getpassword = getpassword
+    for name in ("oauth2_refresh_token", "oauth2_client_secret", "oauth2_access_token"):
+        value = getattr(server, name, None)
+        if isinstance(value, str):
+            transcript.add_secret(value)
+    getter = getattr(server, "oauth2_access_token_getter", None)
+    if callable(getter):
+        def token() -> Any:
+            value = getter()
+            if isinstance(value, str):
+                transcript.add_secret(value)
+            return value
+
+        server.oauth2_access_token_getter = token
+
+
+def _load_pythonfile(parser: Any) -> None:
+    """Load ``[general] pythonfile`` now, so that its errors are told as such (offlineimap loads it lazily)."""
+    if not parser.has_option("general", "pythonfile"):
+        return
+    try:
+        parser.getlocaleval()
+    except SyntaxError as error:
+        where = f" line {error.lineno}" if error.lineno else ""
+        raise ConfigError(f"[general] pythonfile {error.filename or ''}{where}: {error.msg}") from None
+    except configparser.InterpolationError as error:
+        raise ConfigError(interpolation_text(error.section, error.option)) from None
+    except Exception as error:  # the file ran and raised, or cannot be read
+        raise ConfigError(f"[general] pythonfile: {_first_line(_describe(error))}") from None
+
+
 def _describe(error: BaseException) -> str:
     """An exception as words, also when it has no message (rfc6555 raises a bare ``OSError`` with errno)."""
     errno_value = getattr(error, "errno", None)
@@ -329,12 +415,22 @@ def open_session(config: PhantomConfig, account: str, *, description: str = "") 
     """A :class:`Session` for ``account``; its connections are recorded and all closed on exit.
 
     While it is open, offlineimap's global UI is ours and the module-level socket timeout is the configured
-    ``socktimeout`` (or :data:`DEFAULT_TIMEOUT`); both are restored afterwards.
+    ``socktimeout`` (or :data:`DEFAULT_TIMEOUT`); both are restored afterwards. offlineimap works on a copy of
+    the configuration whose ``metadata`` is a temporary directory: building its account and repositories
+    creates directories there, and nothing of the user's is written.
     """
+    config.check_account(account)
+    with tempfile.TemporaryDirectory(prefix="phantomfix-session-") as metadata:
+        parser = copy.deepcopy(config.parser)
+        parser.set("general", "metadata", metadata)
+        with _opened(config, account, parser, description) as session:
+            yield session
+
+
+@contextmanager
+def _opened(config: PhantomConfig, account: str, parser: Any, description: str) -> Iterator[Session]:
     from offlineimap.ui import UIBase as uibase
 
-    config.check_account(account)
-    parser = config.parser
     for option in ("dry-run", "ignore-keyring", "update-keyring"):  # what offlineimap's init sets by default
         parser.set_if_not_exists("general", option, "False")
     transcript = Transcript()
@@ -346,7 +442,7 @@ def open_session(config: PhantomConfig, account: str, *, description: str = "") 
     uibase.setglobalui(ui)
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(_socket_timeout(parser))
-    session = Session(config, account, transcript)
+    session = Session(config, account, transcript, parser)
     try:
         with _recording(transcript, description):
             session._build()
