@@ -32,6 +32,7 @@ PROG = "offlineimap-phantomfix"
 STOCK_TYPES = ("IMAP", "Gmail")
 ENTRY_POINT_GROUP = "offlineimap.repository"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_UID = 2 ** 32 - 1  # RFC 3501: a UID is a non-zero 32-bit number
 _INSTALL_CALL = re.compile(r"\bofflineimap_phantomfix\s*\.\s*install\s*\(\s*\)")
 _INSTALL_IMPORT = re.compile(r"\bfrom\s+offlineimap_phantomfix\s+import\s+[^\n]*\binstall\b")
 _BARE_INSTALL_CALL = re.compile(r"(?<![.\w])install\s*\(\s*\)")
@@ -185,16 +186,33 @@ def _optional_module(name: str) -> Any:
 def cmd_probe(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     config.check_account(args.account)
+    output = Path(args.output) if args.output is not None else None
+    if output is not None:
+        _check_writable(output)  # before connecting: a probe is not run for a transcript that cannot be kept
     probe = _optional_module("probe")
     result = probe.run_probe(config, args.account, args.folder, args.uid)
     transcript = clean_text(str(result.transcript), keep_newlines=True).rstrip("\n")
     text = (transcript + "\n" if transcript else "") + clean_text(str(result.verdict)) + "\n"
-    if args.output is not None:
-        _write_private(Path(args.output), text)
-    sys.stdout.write(text)
-    if args.output is not None:
-        _out(f"transcript written to {args.output}", sys.stderr)
+    sys.stdout.write(text)  # first: whatever happens to --output, the transcript is not lost
+    sys.stdout.flush()
+    if output is not None:
+        try:
+            _write_private(output, text)
+        except PhantomFixError as error:
+            raise PhantomFixError(f"{error}; the transcript is printed above") from None
+        _out(f"transcript written to {output}", sys.stderr)
     return EXIT_OK
+
+
+def _check_writable(path: Path) -> None:
+    """Raise PhantomFixError when ``path`` cannot be written (nothing is created or truncated here)."""
+    if path.is_dir():
+        raise PhantomFixError(f"cannot write {path}: it is a directory")
+    target = path if path.exists() else path.parent
+    if not target.exists():
+        raise PhantomFixError(f"cannot write {path}: the directory {path.parent} does not exist")
+    if not os.access(target, os.W_OK):
+        raise PhantomFixError(f"cannot write {path}: permission denied")
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -218,6 +236,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     for line in result.lines:
         _out(clean_text(str(line)))
     if not args.yes:
+        if any(str(line).startswith("would refuse") for line in result.lines):
+            _out("nothing was changed; --yes would refuse this too (see above).")
+            return EXIT_ERROR
         _out("nothing was changed; run again with --yes to do this.")
         return EXIT_OK
     return EXIT_OK if result.done else EXIT_ERROR
@@ -419,8 +440,8 @@ def _uid(value: str) -> int:
         number = int(value, 10)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a UID (a positive whole number)") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a UID (a positive whole number)")
+    if number < 1 or number > MAX_UID:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a UID (a whole number from 1 to {MAX_UID})")
     return number
 
 
@@ -488,7 +509,19 @@ def _check_scope(args: argparse.Namespace) -> None:
         args.subparser.error("--uid needs --folder")
 
 
+def _tolerant_streams() -> None:
+    """A terminal whose encoding cannot show a folder name or subject gets a replacement, not a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)

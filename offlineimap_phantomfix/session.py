@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from offlineimap_phantomfix.config import interpolation_text
 from offlineimap_phantomfix.errors import ConfigError, NotFoundError, PhantomFixError, ServerError
-from offlineimap_phantomfix.imapconn import imap_call
+from offlineimap_phantomfix.imapconn import imap_call, timeout_words
 from offlineimap_phantomfix.responses import FetchResponse, locate_uid, search_has_uid, server_words
 from offlineimap_phantomfix.sanitize import clean_text
 from offlineimap_phantomfix.transcript import REDACTED, ConnectionLog, Transcript
@@ -290,6 +290,9 @@ class Session:
             return ServerError(f"login to {self.where} as {self.user} failed: {transcript.scrub(_first_line(text))}")
         if "refused" in text.lower():
             return ServerError(f"cannot connect to {self.where}: connection refused")
+        timeout = timeout_words(text)
+        if timeout is not None:
+            return ServerError(f"cannot connect to {self.where}: {timeout} (timed out, not refused)")
         return ServerError(f"cannot connect to {self.where}: {transcript.scrub(_first_line(_one_fingerprint(text)))}")
 
     def release(self, imapobj: Any, *, broken: bool = False) -> None:
