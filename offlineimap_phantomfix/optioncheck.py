@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-__all__ = ["GENERAL", "ACCOUNT", "REMOTE", "check_section"]
+__all__ = ["ACCOUNT", "GENERAL", "REMOTE", "check_section"]
 
 _BOOLEANS = {"1", "yes", "true", "on", "0", "no", "false", "off"}
 Check = Callable[[str], "str | None"]
