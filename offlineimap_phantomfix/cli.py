@@ -91,14 +91,15 @@ def _store_file(directory: Path) -> Path | None:
 
 
 @contextmanager
-def _existing_store(directory: Path) -> Iterator[PhantomStore | None]:
-    """The store of ``directory`` opened for the duration, or None when it does not exist (not created)."""
+def _existing_store(directory: Path, *, readonly: bool = True) -> Iterator[PhantomStore | None]:
+    """The store of ``directory`` opened for the duration, or None when it does not exist (not created).
+    ``readonly`` (the default) changes nothing on disk, not even a damaged store."""
     if _store_file(directory) is None:
         yield None
         return
     from offlineimap_phantomfix.store import PhantomStore
 
-    store = PhantomStore(directory, warn=_warn)
+    store = PhantomStore(directory, warn=_warn, readonly=readonly)
     try:
         yield store
     finally:
@@ -139,7 +140,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     if args.new:
         for directory, records in stores:
-            with _existing_store(directory) as store:
+            with _existing_store(directory, readonly=False) as store:
                 if store is not None:
                     store.mark_reported(record.key for record in records)
     return EXIT_OK
@@ -152,7 +153,7 @@ def cmd_clear(args: argparse.Namespace) -> int:
     account = None if args.all else args.account
     cleared: list[PhantomRecord] = []
     for directory in _state_dirs(config, account):
-        with _existing_store(directory) as store:
+        with _existing_store(directory, readonly=args.dry_run) as store:
             if store is None:
                 continue
             cleared.extend(store.clear(account=account, folder=args.folder, uid=args.uid, dry_run=args.dry_run))
@@ -346,6 +347,20 @@ def _duration_text(seconds: float) -> str:
     return f"{value}s"
 
 
+def _check_connection_settings(config: PhantomConfig, account: str) -> tuple[str, str]:
+    """Every option offlineimap reads for the remote side, read by offlineimap itself (no connection is made,
+    no password is read, nothing is written)."""
+    problems = config.option_problems(account)
+    if problems:
+        return "error", "; ".join(problems)
+    from offlineimap_phantomfix.session import open_session
+
+    with open_session(config, account) as session:
+        server = session.server
+        return "ok", (f"{session.where} ({session.security}), user {session.user or '(none)'}, "
+                      f"maxconnections {server.maxconnections}")
+
+
 def _check_state_dir(directory: Path) -> tuple[str, str]:
     try:
         if directory.exists():
@@ -372,15 +387,13 @@ def _check_store(directory: Path) -> tuple[str, str]:
     if path is None:
         return "ok", f"no store in {directory} yet (nothing recorded)"
     from offlineimap_phantomfix.store import PhantomStore
+    from offlineimap_phantomfix.store_readonly import damaged_text
 
-    warnings: list[str] = []
-    with PhantomStore(directory, warn=warnings.append) as store:
+    with PhantomStore(directory, readonly=True) as store:
         health = store.check()
         count = len(store.records())
     if health != "ok":
-        return "error", f"{path}: {health}"
-    if warnings:
-        return "warning", "; ".join(warnings)
+        return "error", damaged_text(path, health)
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         return "warning", f"{path} has mode {mode:04o}; 0600 expected; {_plural(count, 'record')}"
@@ -412,6 +425,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         label = f"account {account}"
         doctor.run(f"{label}: type", partial(_check_type, config, account))
         doctor.run(f"{label}: options", partial(_check_options, config, account))
+        doctor.run(f"{label}: server settings", partial(_check_connection_settings, config, account))
         try:
             directory = config.state_dir(account)
         except PhantomFixError:

@@ -57,7 +57,7 @@ def _records(config: PhantomConfig, account: str, folder: str, uid: int) -> list
     from offlineimap_phantomfix.store import PhantomStore
 
     repository = config.remote_repository(account)
-    with PhantomStore(directory) as store:
+    with PhantomStore(directory, readonly=True) as store:
         return [r for r in store.records(account=account, folder=folder, uid=uid) if r.key.repository == repository]
 
 

@@ -210,12 +210,21 @@ class PhantomStore:
     opens the same file. Raises :class:`StoreError` when the store cannot be opened, read or written.
     """
 
-    def __init__(self, directory: Path, *, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(self, directory: Path, *, warn: Callable[[str], None] | None = None,
+                 readonly: bool = False) -> None:
+        """``readonly``: change nothing on disk (no directory, file, schema or WAL switch is created, a damaged
+        file is reported and left where it is, writes raise StoreError); works on a read-only store."""
         self.directory = Path(directory)
         self.path = self.directory / STORE_FILENAME
+        self.readonly = readonly
         self._warn: Callable[[str], None] = warn if warn is not None else _log.warning
         self._lock = threading.RLock()
         self._connection: sqlite3.Connection | None = None
+        if readonly:
+            from offlineimap_phantomfix.store_readonly import open_readonly
+
+            self._connection = open_readonly(self.path)
+            return
         self._make_directory()
         try:
             self._connection = self._open()
@@ -432,6 +441,8 @@ class PhantomStore:
     # --- running statements -----------------------------------------------------------------------------
     def _run(self, operation: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
         """Run ``operation`` under the lock, in a write transaction when ``write``; retried when busy."""
+        if write and self.readonly:
+            raise StoreError(f"the phantom store {self.path} was opened read-only")
         with self._lock:
             connection = self._connection
             if connection is None:
