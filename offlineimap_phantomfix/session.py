@@ -329,6 +329,8 @@ def _password_source(parser: Any, section: str) -> str:
 def _guard_secrets(server: Any, repository: Any, transcript: Transcript) -> None:
     """Password and token sources, wrapped: their failures are told apart from connection failures (without
     their values), and every secret they hand out is scrubbed from the transcript."""
+    from offlineimap import OfflineImapError
+
     section = f"Repository {repository.getname()}"
     original = repository.getpassword
 
@@ -343,6 +345,8 @@ def _guard_secrets(server: Any, repository: Any, transcript: Transcript) -> None
         except SyntaxError as error:
             raise _PasswordSourceFailed(f"[{section}] {source} is not a Python expression "
                                         f"({error.msg})") from None
+        except OfflineImapError as error:  # offlineimap's own words name the file or type, never the value
+            raise _PasswordSourceFailed(f"[{section}] {source}: {_first_line(str(error))}") from None
         except Exception as error:
             kind = type(error).__name__
             raise _PasswordSourceFailed(f"[{section}] {source} failed ({kind}; the value is not shown)") from None
