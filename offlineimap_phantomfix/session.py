@@ -21,19 +21,25 @@ import logging
 import re
 import socket
 import tempfile
-import threading
-import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from offlineimap_phantomfix.config import interpolation_text
+from offlineimap_phantomfix.credentials import (
+    PasswordSourceFailed,
+    describe_error,
+    first_line,
+    guard_secrets,
+    load_pythonfile,
+)
 from offlineimap_phantomfix.errors import ConfigError, NotFoundError, PhantomFixError, ServerError
 from offlineimap_phantomfix.imapconn import imap_call, timeout_words
+from offlineimap_phantomfix.recording import NoPassword, current, make_ui, recording
 from offlineimap_phantomfix.responses import FetchResponse, locate_uid, search_has_uid, server_words
 from offlineimap_phantomfix.sanitize import clean_text
-from offlineimap_phantomfix.transcript import REDACTED, ConnectionLog, Transcript
+from offlineimap_phantomfix.transcript import REDACTED, Transcript
 
 if TYPE_CHECKING:
     from offlineimap_phantomfix.config import PhantomConfig
@@ -50,121 +56,6 @@ __all__ = [
 
 DEFAULT_TIMEOUT = 60.0  # seconds without an answer before a connection counts as dropped (no socktimeout)
 _latest: list[Transcript] = []  # the transcript of the session opened last (what an interrupt reports on)
-
-
-# --- recording offlineimap's connections ----------------------------------------------------------------------
-
-_current = threading.local()
-_patch_lock = threading.Lock()
-_patch_count = 0
-_patched: dict[str, Any] = {}
-_CONNECTION_CLASSES = ("WrappedIMAP4", "WrappedIMAP4_SSL", "IMAP4_Tunnel")
-
-
-class _RecordingMixin:
-    """Put in front of offlineimap's imaplib2 classes: every byte read or sent goes to the transcript that
-    was current in the thread that created the connection (none: nothing is recorded)."""
-
-    _phantomfix_log: ConnectionLog | None = None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        transcript: Transcript | None = getattr(_current, "transcript", None)
-        description: str = getattr(_current, "description", "")
-        self._phantomfix_log = transcript.connection(description) if transcript is not None else None
-        super().__init__(*args, **kwargs)
-
-    def read(self, size: int) -> bytes:
-        data: bytes = super().read(size)  # type: ignore[misc]
-        log = self._phantomfix_log
-        if log is not None and data:
-            log.server(bytes(data))
-        return data
-
-    def send(self, data: bytes) -> None:
-        log = self._phantomfix_log
-        if log is not None:
-            log.client(bytes(data))
-        super().send(data)  # type: ignore[misc]
-
-
-def _recording_module(real: types.ModuleType) -> types.ModuleType:
-    """A stand-in for ``offlineimap.imaplibutil`` as seen from ``offlineimap.imapserver``: the connection
-    classes are recording subclasses, everything else is the real module's.
-
-    The real module is left alone: its classes call ``super(WrappedIMAP4_SSL, self)`` through their own
-    module's names, which must keep naming the original classes (a subclass there makes that call recurse).
-    """
-
-    class RecordingModule(types.ModuleType):
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real, name)
-
-    stand_in = RecordingModule(real.__name__, real.__doc__)
-    for name in _CONNECTION_CLASSES:
-        original = getattr(real, name)
-        setattr(stand_in, name, type(f"Recording{name}", (_RecordingMixin, original), {}))
-    return stand_in
-
-
-@contextmanager
-def _recording(transcript: Transcript, description: str) -> Iterator[None]:
-    """While active, connections offlineimap opens in this thread are recorded into ``transcript``."""
-    global _patch_count
-    from offlineimap import imaplibutil, imapserver
-
-    with _patch_lock:
-        if _patch_count == 0:
-            _patched["imaplibutil"] = imapserver.imaplibutil
-            imapserver.imaplibutil = _recording_module(imaplibutil)
-        _patch_count += 1
-    previous = getattr(_current, "transcript", None), getattr(_current, "description", "")
-    _current.transcript, _current.description = transcript, description
-    try:
-        yield
-    finally:
-        _current.transcript, _current.description = previous
-        with _patch_lock:
-            _patch_count -= 1
-            if _patch_count == 0:
-                imapserver.imaplibutil = _patched.pop("imaplibutil")
-
-
-# --- offlineimap's UI, quiet --------------------------------------------------------------------------------
-
-class _NoteHandler(logging.Handler):
-    def __init__(self, transcript: Transcript) -> None:
-        super().__init__(logging.WARNING)
-        self.transcript = transcript
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            text = record.getMessage()
-        except Exception:  # a malformed log call inside offlineimap must not break the probe
-            text = str(record.msg)
-        self.messages.append(text)
-        self.transcript.note("offlineimap: " + text)
-
-
-def _make_ui(parser: Any, transcript: Transcript) -> Any:
-    from offlineimap.ui.UIBase import UIBase
-
-    class QuietUI(UIBase):
-        """offlineimap's UI for this helper: warnings become transcript notes; never prompts, never prints."""
-
-        def setup_consolehandler(self) -> logging.Handler:
-            handler = _NoteHandler(transcript)
-            self.logger.addHandler(handler)
-            return handler
-
-        def getpass(self, username: Any, config: Any, errmsg: Any = None) -> str:
-            raise _NoPassword()
-
-    return QuietUI(parser, loglevel=logging.WARNING)
-
-
-class _NoPassword(Exception):
-    """offlineimap would have prompted for a password."""
 
 
 # --- the session ----------------------------------------------------------------------------------------------
@@ -208,22 +99,22 @@ class Session:
         problems = self.config.option_problems(self.account_name)
         if problems:
             raise ConfigError(problems[0])
-        _load_pythonfile(self.parser)
+        load_pythonfile(self.parser)
         try:
             self.account = Account(self.parser, self.account_name)
             self.repository = Repository(self.account, "remote")
         except configparser.InterpolationError as error:
             raise ConfigError(interpolation_text(error.section, error.option)) from None
         except OfflineImapError as error:
-            raise ConfigError(f"account {self.account_name!r}: {_first_line(str(error))}") from None
+            raise ConfigError(f"account {self.account_name!r}: {first_line(str(error))}") from None
         except Exception as error:  # offlineimap reads some values with int()/getboolean() and no message of its own
             raise ConfigError(f"account {self.account_name!r}: offlineimap cannot use this configuration: "
-                              f"{_first_line(_describe(error))}") from None
+                              f"{first_line(describe_error(error))}") from None
         server = getattr(self.repository, "imapserver", None)
         if server is None:
             raise ConfigError(f"account {self.account_name!r}: the remote repository is not an IMAP repository")
         self.server = server
-        _guard_secrets(server, self.repository, self.transcript)
+        guard_secrets(server, self.repository, self.transcript)
         self.host = str(server.hostname or "")
         self.port = server.port if server.port is not None else ""
         self.user = str(server.username or "")
@@ -248,9 +139,9 @@ class Session:
         failures_before = len(transcript.failures())
         try:
             imapobj = self.server.acquireconnection()
-        except _NoPassword:
+        except NoPassword:
             raise self._no_password("") from None
-        except _PasswordSourceFailed as failed:
+        except PasswordSourceFailed as failed:
             raise ConfigError(f"cannot get the password for {self.user or 'the user'} at {self.where}: "
                               f"{failed}") from None
         except ModuleNotFoundError as error:
@@ -262,7 +153,7 @@ class Session:
         except PhantomFixError:
             raise
         except Exception as error:  # imaplib2 abort/error, socket errors, ssl errors: all mean "cannot connect"
-            raise self._connect_error(_describe(error), failures_before) from None
+            raise self._connect_error(describe_error(error), failures_before) from None
         finally:
             self._learn_password()
         self._held.append(imapobj)
@@ -287,13 +178,13 @@ class Session:
             words = "; ".join(dict.fromkeys(failures))
             return ServerError(f"login to {self.where} as {self.user} failed: {words}")
         if tried_login:
-            return ServerError(f"login to {self.where} as {self.user} failed: {transcript.scrub(_first_line(text))}")
+            return ServerError(f"login to {self.where} as {self.user} failed: {transcript.scrub(first_line(text))}")
         if "refused" in text.lower():
             return ServerError(f"cannot connect to {self.where}: connection refused")
         timeout = timeout_words(text)
         if timeout is not None:
             return ServerError(f"cannot connect to {self.where}: {timeout} (timed out, not refused)")
-        return ServerError(f"cannot connect to {self.where}: {transcript.scrub(_first_line(_one_fingerprint(text)))}")
+        return ServerError(f"cannot connect to {self.where}: {transcript.scrub(first_line(_one_fingerprint(text)))}")
 
     def release(self, imapobj: Any, *, broken: bool = False) -> None:
         """Hand a connection back to the pool; a broken (or terminated) one is logged out and forgotten."""
@@ -315,98 +206,12 @@ class Session:
                 pass
 
 
-class _PasswordSourceFailed(Exception):
-    """The configured password source (remotepasseval, remotepassfile, netrc, keyring) failed."""
-
-
-def _password_source(parser: Any, section: str) -> str:
-    for option in ("remotepasseval", "remotepass", "remotepassfile"):
-        if parser.has_option(section, option):
-            return option
-    return "netrc"
-
-
-def _guard_secrets(server: Any, repository: Any, transcript: Transcript) -> None:
-    """Password and token sources, wrapped: their failures are told apart from connection failures (without
-    their values), and every secret they hand out is scrubbed from the transcript."""
-    from offlineimap import OfflineImapError
-
-    section = f"Repository {repository.getname()}"
-    original = repository.getpassword
-
-    def getpassword(*args: Any, **kwargs: Any) -> Any:
-        source = _password_source(repository.config, section)
-        try:
-            value = original(*args, **kwargs)
-        except ModuleNotFoundError:
-            raise
-        except configparser.InterpolationError as error:
-            raise _PasswordSourceFailed(interpolation_text(error.section, error.option)) from None
-        except SyntaxError as error:
-            raise _PasswordSourceFailed(f"[{section}] {source} is not a Python expression "
-                                        f"({error.msg})") from None
-        except OfflineImapError as error:  # offlineimap's own words name the file or type, never the value
-            raise _PasswordSourceFailed(f"[{section}] {source}: {_first_line(str(error))}") from None
-        except Exception as error:
-            kind = type(error).__name__
-            raise _PasswordSourceFailed(f"[{section}] {source} failed ({kind}; the value is not shown)") from None
-        if isinstance(value, str):
-            transcript.add_secret(value, user=str(server.username or ""))
-        return value
-
-    repository.getpassword = getpassword
-    for name in ("oauth2_refresh_token", "oauth2_client_secret", "oauth2_access_token"):
-        value = getattr(server, name, None)
-        if isinstance(value, str):
-            transcript.add_secret(value)
-    getter = getattr(server, "oauth2_access_token_getter", None)
-    if callable(getter):
-        def token() -> Any:
-            value = getter()
-            if isinstance(value, str):
-                transcript.add_secret(value)
-            return value
-
-        server.oauth2_access_token_getter = token
-
-
-def _load_pythonfile(parser: Any) -> None:
-    """Load ``[general] pythonfile`` now, so that its errors are told as such (offlineimap loads it lazily)."""
-    if not parser.has_option("general", "pythonfile"):
-        return
-    try:
-        parser.getlocaleval()
-    except SyntaxError as error:
-        where = f" line {error.lineno}" if error.lineno else ""
-        raise ConfigError(f"[general] pythonfile {error.filename or ''}{where}: {error.msg}") from None
-    except configparser.InterpolationError as error:
-        raise ConfigError(interpolation_text(error.section, error.option)) from None
-    except Exception as error:  # the file ran and raised, or cannot be read
-        raise ConfigError(f"[general] pythonfile: {_first_line(_describe(error))}") from None
-
-
-def _describe(error: BaseException) -> str:
-    """An exception as words, also when it has no message (rfc6555 raises a bare ``OSError`` with errno)."""
-    errno_value = getattr(error, "errno", None)
-    if isinstance(error, OSError) and not str(error) and isinstance(errno_value, int):
-        import os
-
-        return os.strerror(errno_value)
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 _FINGERPRINTS = re.compile(r"fingerprint\(s\) '\[.*?\('(?:openssl_)?sha256', '([0-9a-f]+)'\).*?\]'", re.DOTALL)
 
 
 def _one_fingerprint(text: str) -> str:
     """offlineimap's fingerprint mismatch lists five hashes before saying what is wrong: keep the SHA-256."""
     return _FINGERPRINTS.sub(lambda match: f"fingerprint (sha256) {match.group(1)}", text)
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return clean_text(" ".join(lines), limit=300) if lines else ""
 
 
 def _socket_timeout(parser: Any) -> float:
@@ -445,15 +250,15 @@ def _opened(config: PhantomConfig, account: str, parser: Any, description: str) 
     previous_ui = uibase.getglobalui() if hasattr(uibase, "globalui") else None
     logger = logging.getLogger("OfflineImap")
     previous_level = logger.level
-    ui = _make_ui(parser, transcript)
+    ui = make_ui(parser, transcript)
     uibase.setglobalui(ui)
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(_socket_timeout(parser))
     session = Session(config, account, transcript, parser)
     try:
-        with _recording(transcript, description):
+        with recording(transcript, description):
             session._build()
-            _current.description = description or f"to {session.where} ({session.security})"
+            current.description = description or f"to {session.where} ({session.security})"
             try:
                 yield session
             finally:
@@ -485,7 +290,7 @@ def select_folder(session: Session, imapobj: Any, folder: str, *, readonly: bool
                           f"{session.transcript.scrub(clean_text(str(error), limit=200))}") from None
     except (imapobj.error, imapobj.readonly, OfflineImapError) as error:
         listed = _folder_listed(imapobj, mailbox)
-        words = session.transcript.last_failure() or clean_text(_first_line(str(error)), limit=200)
+        words = session.transcript.last_failure() or clean_text(first_line(str(error)), limit=200)
         if listed is False:
             raise NotFoundError(f"no folder {folder!r} on {session.where} (server said: {words})") from None
         raise ServerError(f"{verb} {folder} on {session.where} failed: {words}") from None
