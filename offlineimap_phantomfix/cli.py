@@ -368,7 +368,8 @@ def _check_state_dir(directory: Path) -> tuple[str, str]:
                 return "error", f"{directory} exists but is not a directory"
             mode = directory.stat().st_mode & 0o777
             if not os.access(directory, os.R_OK | os.W_OK | os.X_OK):
-                return "error", f"{directory} is not readable and writable for this user"
+                return "error", (f"{directory} is not readable and writable for this user: the sync cannot "
+                                 f"record phantoms there")
             if mode & 0o077:
                 return "warning", f"{directory} has mode {mode:04o}; 0700 expected (chmod 700 {directory})"
             return "ok", f"{directory} (mode 0700)"
