@@ -12,6 +12,7 @@ import argparse
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -548,6 +549,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     guard = InterruptGuard(PROG, partial(_interrupted_state, args))
     args.guard = guard
     installed = argv is None and guard.install()  # the real program only: the handlers end the process
+    if argv is None:  # a connection thread of offlineimap that fails after we are done prints no traceback
+        threading.excepthook = _quiet_thread_failure
     try:
         return int(args.handler(args))
     except Interrupted:
@@ -568,6 +571,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if installed:
             guard.uninstall()
+
+
+def _quiet_thread_failure(args: Any) -> None:
+    """Background threads (imaplib2 readers of connections already given up) may fail while closing; what
+    matters was already reported by the command, so they end silently."""
 
 
 def _interrupted_state(args: argparse.Namespace) -> str:

@@ -179,12 +179,22 @@ class Session:
             return ServerError(f"login to {self.where} as {self.user} failed: {words}")
         if tried_login:
             return ServerError(f"login to {self.where} as {self.user} failed: {transcript.scrub(first_line(text))}")
+        if "getaddrinfo returns an empty list" in text and self.host:  # rfc6555 dropped the real reason
+            text = self._plain_connect_failure() or text
         if "refused" in text.lower():
             return ServerError(f"cannot connect to {self.where}: connection refused")
         timeout = timeout_words(text)
         if timeout is not None:
             return ServerError(f"cannot connect to {self.where}: {timeout} (timed out, not refused)")
         return ServerError(f"cannot connect to {self.where}: {transcript.scrub(first_line(_one_fingerprint(text)))}")
+
+    def _plain_connect_failure(self) -> str:
+        """Why a plain TCP connection to the server fails now ('' when it does not fail)."""
+        try:
+            with socket.create_connection((self.host, int(self.port or 0)), timeout=socket.getdefaulttimeout()):
+                return ""
+        except OSError as error:
+            return describe_error(error)
 
     def release(self, imapobj: Any, *, broken: bool = False) -> None:
         """Hand a connection back to the pool; a broken (or terminated) one is logged out and forgotten."""
@@ -267,7 +277,8 @@ def _opened(config: PhantomConfig, account: str, parser: Any, description: str) 
         socket.setdefaulttimeout(previous_timeout)
         logger.removeHandler(ui._log_con_handler)
         logger.setLevel(previous_level)
-        uibase.setglobalui(previous_ui)
+        if previous_ui is not None:  # else ours stays: imaplib2 reader threads that end late still log through it
+            uibase.setglobalui(previous_ui)
 
 
 def latest_transcript() -> Transcript | None:
