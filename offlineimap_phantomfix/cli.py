@@ -46,6 +46,22 @@ def _out(text: str = "", stream: TextIO | None = None) -> None:
     target.write(text if text.endswith("\n") else text + "\n")
 
 
+def _write_all(text: str) -> None:
+    """Write ``text`` to stdout completely, or raise. Unbuffered (``-u``, PYTHONUNBUFFERED) stdout writes straight
+    to the file descriptor, where a pipe may take only part of a write and the text layer drops the rest."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a replaced stdout (tests): no partial writes there
+        _out(text)
+        sys.stdout.flush()
+        return
+    data = memoryview(text.encode(sys.stdout.encoding or "utf-8", errors="backslashreplace"))
+    while data:
+        written = buffer.write(data)
+        data = data[written if written is not None else 0:]
+    buffer.flush()
+
+
 def _warn(message: str) -> None:
     sys.stderr.write(f"{PROG}: warning: {clean_text(message)}\n")
 
@@ -134,12 +150,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     shown.sort(key=lambda record: record.key)
     if args.new and not shown:
         return EXIT_OK  # nothing new: silent, so a cron job or postsynchook mails nothing
-    if args.json:
-        _out(report.render_json(shown))
-    else:
-        _out(report.render_text(shown, account=args.account))
-    sys.stdout.flush()
-    if args.new:
+    _write_all(report.render_json(shown) if args.json else report.render_text(shown, account=args.account))
+    if args.new:  # only now: every byte was accepted (a closed pipe raised BrokenPipeError and nothing is marked)
         for directory, records in stores:
             with _existing_store(directory, readonly=False) as store:
                 if store is not None:
