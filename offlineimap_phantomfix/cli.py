@@ -204,7 +204,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if output is not None:
         _check_writable(output)  # before connecting: a probe is not run for a transcript that cannot be kept
     probe = _optional_module("probe")
-    result = probe.run_probe(config, args.account, args.folder, args.uid)
+    with _progress("probe"):
+        result = probe.run_probe(config, args.account, args.folder, args.uid)
     transcript = clean_text(str(result.transcript), keep_newlines=True).rstrip("\n")
     text = (transcript + "\n" if transcript else "") + clean_text(str(result.verdict)) + "\n"
     sys.stdout.write(text)  # first: whatever happens to --output, the transcript is not lost
@@ -229,6 +230,13 @@ def _check_writable(path: Path) -> None:
         raise PhantomFixError(f"cannot write {path}: permission denied")
 
 
+def _progress(command: str) -> Any:
+    from offlineimap_phantomfix.progress import Progress
+    from offlineimap_phantomfix.session import latest_transcript
+
+    return Progress(lambda line: _out(f"{PROG}: {command}: {clean_text(line)}", sys.stderr), latest_transcript)
+
+
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` with mode 0600 (an existing file is truncated and tightened)."""
     try:
@@ -246,7 +254,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
     purge = _optional_module("purge")
     if args.yes and getattr(args, "guard", None) is not None:
         args.guard.describe = partial(_purge_progress, args.uid)
-    result = purge.run_purge(config, args.account, args.folder, args.uid, yes=args.yes)
+    with _progress("purge"):
+        result = purge.run_purge(config, args.account, args.folder, args.uid, yes=args.yes)
     for line in result.lines:
         _out(clean_text(str(line)))
     if not args.yes:

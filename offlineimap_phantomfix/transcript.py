@@ -237,6 +237,12 @@ class Transcript:
             found = [status for text, status in self.sent.values() if text.upper().startswith(command.upper())]
             return found[-1] if found else None
 
+    def progress(self) -> tuple[int, str]:
+        """How many lines so far, and the last command sent (scrubbed; '' before the first), for progress."""
+        with self.lock:
+            sent = [line for line in self._lines if line.startswith("C: a")]
+            return len(self._lines), self.scrub(sent[-1][3:]) if sent else ""
+
     def last_failure(self) -> str:
         """The text of the most recent tagged NO/BAD (scrubbed), or ''."""
         with self.lock:
