@@ -172,3 +172,19 @@ def test_zero_of_any_unit_means_never(value: str, tmp_path: Path, capsys: pytest
                                 remote_options={"phantom_retry_after": value})
     cli.main(["-c", str(setup.config), "doctor"])
     assert "phantom_retry_after = never" in capsys.readouterr().out
+
+
+def test_purge_dry_run_that_would_refuse_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with EmulatorServer(uidplus=False) as server:
+        server.append("INBOX", make_message(1), flags=["\\Deleted"])  # someone else's, pending expunge
+        uid = server.append("INBOX", make_message(2))
+        setup = write_offlineimaprc(tmp_path, port=server.port, repo_type="PhantomSafeIMAP",
+                                    pythonfile_lines=list(ACTIVATION_LINES))
+        code = cli.main(["-c", str(setup.config), "purge", "--account", "Test", "--folder", "INBOX",
+                         "--uid", str(uid)])
+        out = capsys.readouterr().out
+        assert [m.uid for m in server.messages("INBOX")] == [1, 2]
+    assert code == 1
+    assert "would refuse: the server has no UIDPLUS, and 1 other message (UID 1) is also flagged \\Deleted" in out
+    assert out.rstrip().endswith("nothing was changed; --yes would refuse this too (see above).")
+    assert "run again with --yes" not in out
