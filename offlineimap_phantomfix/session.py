@@ -118,7 +118,9 @@ class Session:
         self.host = str(server.hostname or "")
         self.port = server.port if server.port is not None else ""
         self.user = str(server.username or "")
-        self.security = "TLS" if server.usessl else ("STARTTLS" if server.starttls else "plaintext")
+        # offlineimap 8.0's STARTTLS passes no CA to imaplib2: the certificate is not checked (ssl = yes checks it)
+        self.security = "TLS" if server.usessl else (
+            "STARTTLS, certificate not checked by offlineimap" if server.starttls else "plaintext")
         if not self.host and not getattr(server, "tunnel", None):
             raise ConfigError(f"[Repository {self.repository.getname()}] remotehost is not set (nor a tunnel)")
 
