@@ -93,30 +93,28 @@ def test_probe_stalled_mid_fetch(tmp_path: Path, emulator: EmulatorServer) -> No
 PURGE = ["purge", "--account", "Test", "--folder", "INBOX", "--uid", "2", "--yes"]
 
 
-def test_purge_interrupted_before_the_flag_was_answered(tmp_path: Path, emulator: EmulatorServer) -> None:
-    uid = _mailbox(emulator, Fault.EMPTY)
-    with StallingProxy(emulator.port, b"UID STORE", forward=False) as proxy:
-        process = _start(tmp_path, proxy.port, PURGE)
-        assert proxy.stalled.wait(30)
-        elapsed, _, err = _interrupt(process, signal.SIGINT)
-    line = _check(process, elapsed, err, signal.SIGINT)
-    assert f"the command flagging UID {uid} \\Deleted was sent but not answered" in line
-    assert "not expunged" in line
-    assert [m.uid for m in emulator.messages("INBOX")] == [1, 2, 3]
-    assert "\\Deleted" not in emulator.messages("INBOX")[1].flags  # the proxy never passed it on
+PURGE_STOPS = {
+    # stalled at: (signal, what the line must say, whether the server holds the \Deleted flag afterwards)
+    b"UID STORE": (signal.SIGINT, ["the command flagging UID 2 \\Deleted was sent but not answered",
+                                   "not expunged"], False),  # the proxy never passed the command on
+    b"UID EXPUNGE": (signal.SIGTERM, ["UID 2 is flagged \\Deleted; the expunge was sent but not answered",
+                                      "check it with 'probe'"], True),
+}
 
 
-def test_purge_interrupted_during_the_expunge(tmp_path: Path, emulator: EmulatorServer) -> None:
+@pytest.mark.parametrize("trigger", list(PURGE_STOPS), ids=["during-flag", "during-expunge"])
+def test_purge_interrupted_says_what_was_done(tmp_path: Path, emulator: EmulatorServer, trigger: bytes) -> None:
+    signum, says, flagged = PURGE_STOPS[trigger]
     uid = _mailbox(emulator, Fault.EMPTY)
-    with StallingProxy(emulator.port, b"UID EXPUNGE", forward=False) as proxy:
+    with StallingProxy(emulator.port, trigger, forward=False) as proxy:
         process = _start(tmp_path, proxy.port, PURGE)
         assert proxy.stalled.wait(30)
-        elapsed, _, err = _interrupt(process, signal.SIGTERM)
-    line = _check(process, elapsed, err, signal.SIGTERM)
-    assert f"UID {uid} is flagged \\Deleted; the expunge was sent but not answered" in line
-    assert "check it with 'probe'" in line
+        elapsed, _, err = _interrupt(process, signum)
+    line = _check(process, elapsed, err, signum)
+    for words in says:
+        assert words.replace("UID 2", f"UID {uid}") in line, line
     assert [m.uid for m in emulator.messages("INBOX")] == [1, 2, 3]
-    assert "\\Deleted" in emulator.messages("INBOX")[1].flags  # what the line says is what the server holds
+    assert ("\\Deleted" in emulator.messages("INBOX")[1].flags) is flagged  # the line tells the server's state
 
 
 def test_a_stalling_server_shows_progress_and_the_probe_ends(tmp_path: Path, emulator: EmulatorServer) -> None:
