@@ -115,8 +115,9 @@ def _existing_store(directory: Path, *, readonly: bool = True) -> Iterator[Phant
         yield None
         return
     from offlineimap_phantomfix.store import PhantomStore
+    from offlineimap_phantomfix.store_readonly import open_readonly
 
-    store = PhantomStore(directory, warn=_warn, readonly=readonly)
+    store = open_readonly(directory) if readonly else PhantomStore(directory, warn=_warn)
     try:
         yield store
     finally:
@@ -409,10 +410,9 @@ def _check_store(directory: Path) -> tuple[str, str]:
     path = _store_file(directory)
     if path is None:
         return "ok", f"no store in {directory} yet (nothing recorded)"
-    from offlineimap_phantomfix.store import PhantomStore
-    from offlineimap_phantomfix.store_readonly import damaged_text
+    from offlineimap_phantomfix.store_readonly import damaged_text, open_readonly
 
-    with PhantomStore(directory, readonly=True) as store:
+    with open_readonly(directory) as store:
         health = store.check()
         count = len(store.records())
     if health != "ok":

@@ -211,19 +211,16 @@ class PhantomStore:
     """
 
     def __init__(self, directory: Path, *, warn: Callable[[str], None] | None = None,
-                 readonly: bool = False) -> None:
-        """``readonly``: change nothing on disk (no directory, file, schema or WAL switch is created, a damaged
-        file is reported and left where it is, writes raise StoreError); works on a read-only store."""
+                 readonly_connection: sqlite3.Connection | None = None) -> None:
+        """With ``readonly_connection`` (see :func:`store_readonly.open_readonly`) nothing is opened or created
+        here and every write raises StoreError."""
         self.directory = Path(directory)
         self.path = self.directory / STORE_FILENAME
-        self.readonly = readonly
+        self.readonly = readonly_connection is not None
         self._warn: Callable[[str], None] = warn if warn is not None else _log.warning
         self._lock = threading.RLock()
-        self._connection: sqlite3.Connection | None = None
-        if readonly:
-            from offlineimap_phantomfix.store_readonly import open_readonly
-
-            self._connection = open_readonly(self.path)
+        self._connection: sqlite3.Connection | None = readonly_connection
+        if readonly_connection is not None:
             return
         self._make_directory()
         try:

@@ -13,7 +13,15 @@ import urllib.parse
 from pathlib import Path
 
 from offlineimap_phantomfix.errors import StoreError
-from offlineimap_phantomfix.store import BUSY_TIMEOUT_SECONDS, MIGRATIONS, SCHEMA_VERSION, _is_corruption, _one_line
+from offlineimap_phantomfix.store import (
+    BUSY_TIMEOUT_SECONDS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    STORE_FILENAME,
+    PhantomStore,
+    _is_corruption,
+    _one_line,
+)
 
 __all__ = ["damaged_text", "open_readonly"]
 
@@ -24,8 +32,12 @@ def damaged_text(path: Path, reason: str) -> str:
             f"'offlineimap-phantomfix clear --all', moves it aside and starts a new one")
 
 
-def open_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection to the store file ``path``. Raises StoreError (missing, damaged, newer schema)."""
+def open_readonly(directory: Path) -> PhantomStore:
+    """The store of ``directory``, read-only. Raises StoreError (missing, damaged, newer schema)."""
+    return PhantomStore(directory, readonly_connection=_open(Path(directory) / STORE_FILENAME))
+
+
+def _open(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise StoreError(f"there is no phantom store {path}")
     location = urllib.parse.quote(str(path.resolve()))
