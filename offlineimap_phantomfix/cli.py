@@ -373,10 +373,14 @@ def _duration_text(seconds: float) -> str:
 def _check_connection_settings(config: PhantomConfig, account: str) -> tuple[str, str]:
     """Every option offlineimap reads for the remote side, read by offlineimap itself (no connection is made,
     no password is read, nothing is written)."""
+    from offlineimap_phantomfix.config import PHANTOMSAFE_TYPES
+    from offlineimap_phantomfix.session import open_session
+
+    if config.remote_type(account) not in (*PHANTOMSAFE_TYPES, *STOCK_TYPES):
+        return "ok", "not an IMAP repository: nothing to check"
     problems = config.option_problems(account)
     if problems:
         return "error", "; ".join(problems)
-    from offlineimap_phantomfix.session import open_session
 
     with open_session(config, account) as session:
         server = session.server
