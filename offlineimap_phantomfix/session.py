@@ -6,11 +6,10 @@ so host, port, ``ssl``/``starttls``, certificates, ``auth_mechanisms``, ``remote
 takes connections from that repository's ``IMAPServer`` pool. offlineimap runs with a quiet UI of ours: it
 never prompts for a password (no password configured is a one-line :class:`ConfigError`) and never prints.
 
-Every byte sent and received on those connections goes through a :class:`Transcript`, which turns it into a
-readable, redacted session log (``C:``/``S:`` lines, literals as size plus a short excerpt, LOGIN and
-AUTHENTICATE arguments replaced by ``<redacted>``, the password scrubbed from everything).
-
-The :class:`Transcript` part is pure (bytes in, text out); offlineimap is imported only when a session opens.
+Every byte sent and received on those connections is recorded (:mod:`recording`) into a
+:class:`~offlineimap_phantomfix.transcript.Transcript` (pure: bytes in, redacted text out). Password sources
+and ``pythonfile`` are wrapped by :mod:`credentials`, so their failures are named as such and every secret is
+scrubbed. offlineimap works on a private copy of the configuration whose ``metadata`` is a temporary directory.
 """
 
 from __future__ import annotations
