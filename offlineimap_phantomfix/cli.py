@@ -12,6 +12,7 @@ import argparse
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from offlineimap_phantomfix import __version__
 from offlineimap_phantomfix.errors import PhantomFixError, StoreError
+from offlineimap_phantomfix.interrupt import Interrupted, InterruptGuard
 from offlineimap_phantomfix.sanitize import clean_text
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ PROG = "offlineimap-phantomfix"
 STOCK_TYPES = ("IMAP", "Gmail")
 ENTRY_POINT_GROUP = "offlineimap.repository"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_UID = 2 ** 32 - 1  # RFC 3501: a UID is a non-zero 32-bit number
 _INSTALL_CALL = re.compile(r"\bofflineimap_phantomfix\s*\.\s*install\s*\(\s*\)")
 _INSTALL_IMPORT = re.compile(r"\bfrom\s+offlineimap_phantomfix\s+import\s+[^\n]*\binstall\b")
 _BARE_INSTALL_CALL = re.compile(r"(?<![.\w])install\s*\(\s*\)")
@@ -41,6 +44,22 @@ _BARE_INSTALL_CALL = re.compile(r"(?<![.\w])install\s*\(\s*\)")
 def _out(text: str = "", stream: TextIO | None = None) -> None:
     target = stream if stream is not None else sys.stdout
     target.write(text if text.endswith("\n") else text + "\n")
+
+
+def _write_all(text: str) -> None:
+    """Write ``text`` to stdout completely, or raise. Unbuffered (``-u``, PYTHONUNBUFFERED) stdout writes straight
+    to the file descriptor, where a pipe may take only part of a write and the text layer drops the rest."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a replaced stdout (tests): no partial writes there
+        _out(text)
+        sys.stdout.flush()
+        return
+    data = memoryview(text.encode(sys.stdout.encoding or "utf-8", errors="backslashreplace"))
+    while data:
+        written = buffer.write(data)
+        data = data[written if written is not None else 0:]
+    buffer.flush()
 
 
 def _warn(message: str) -> None:
@@ -89,14 +108,16 @@ def _store_file(directory: Path) -> Path | None:
 
 
 @contextmanager
-def _existing_store(directory: Path) -> Iterator[PhantomStore | None]:
-    """The store of ``directory`` opened for the duration, or None when it does not exist (not created)."""
+def _existing_store(directory: Path, *, readonly: bool = True) -> Iterator[PhantomStore | None]:
+    """The store of ``directory`` opened for the duration, or None when it does not exist (not created).
+    ``readonly`` (the default) changes nothing on disk, not even a damaged store."""
     if _store_file(directory) is None:
         yield None
         return
     from offlineimap_phantomfix.store import PhantomStore
+    from offlineimap_phantomfix.store_readonly import open_readonly
 
-    store = PhantomStore(directory, warn=_warn)
+    store = open_readonly(directory) if readonly else PhantomStore(directory, warn=_warn)
     try:
         yield store
     finally:
@@ -132,14 +153,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_OK  # nothing new: silent, so a cron job or postsynchook mails nothing
     from offlineimap_phantomfix.quarantine import GONE_NOTE, resolve_records
 
-    if args.json:
-        _out(report.render_json(resolve_records(shown)))
-    else:
-        _out(report.render_text(resolve_records(shown, gone=GONE_NOTE), account=args.account))
-    sys.stdout.flush()
-    if args.new:
+    _write_all(report.render_json(resolve_records(shown)) if args.json
+               else report.render_text(resolve_records(shown, gone=GONE_NOTE), account=args.account))
+    if args.new:  # only now: every byte was accepted (a closed pipe raised BrokenPipeError and nothing is marked)
         for directory, records in stores:
-            with _existing_store(directory) as store:
+            with _existing_store(directory, readonly=False) as store:
                 if store is not None:
                     store.mark_reported(record.key for record in records)
     return EXIT_OK
@@ -152,7 +170,7 @@ def cmd_clear(args: argparse.Namespace) -> int:
     account = None if args.all else args.account
     cleared: list[PhantomRecord] = []
     for directory in _state_dirs(config, account):
-        with _existing_store(directory) as store:
+        with _existing_store(directory, readonly=args.dry_run) as store:
             if store is None:
                 continue
             cleared.extend(store.clear(account=account, folder=args.folder, uid=args.uid, dry_run=args.dry_run))
@@ -186,16 +204,41 @@ def _optional_module(name: str) -> Any:
 def cmd_probe(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     config.check_account(args.account)
+    output = Path(args.output) if args.output is not None else None
+    if output is not None:
+        _check_writable(output)  # before connecting: a probe is not run for a transcript that cannot be kept
     probe = _optional_module("probe")
-    result = probe.run_probe(config, args.account, args.folder, args.uid)
+    with _progress("probe"):
+        result = probe.run_probe(config, args.account, args.folder, args.uid)
     transcript = clean_text(str(result.transcript), keep_newlines=True).rstrip("\n")
     text = (transcript + "\n" if transcript else "") + clean_text(str(result.verdict)) + "\n"
-    if args.output is not None:
-        _write_private(Path(args.output), text)
-    sys.stdout.write(text)
-    if args.output is not None:
-        _out(f"transcript written to {args.output}", sys.stderr)
+    sys.stdout.write(text)  # first: whatever happens to --output, the transcript is not lost
+    sys.stdout.flush()
+    if output is not None:
+        try:
+            _write_private(output, text)
+        except PhantomFixError as error:
+            raise PhantomFixError(f"{error}; the transcript is printed above") from None
+        _out(f"transcript written to {output}", sys.stderr)
     return EXIT_OK
+
+
+def _check_writable(path: Path) -> None:
+    """Raise PhantomFixError when ``path`` cannot be written (nothing is created or truncated here)."""
+    if path.is_dir():
+        raise PhantomFixError(f"cannot write {path}: it is a directory")
+    target = path if path.exists() else path.parent
+    if not target.exists():
+        raise PhantomFixError(f"cannot write {path}: the directory {path.parent} does not exist")
+    if not os.access(target, os.W_OK):
+        raise PhantomFixError(f"cannot write {path}: permission denied")
+
+
+def _progress(command: str) -> Any:
+    from offlineimap_phantomfix.progress import Progress
+    from offlineimap_phantomfix.session import latest_transcript
+
+    return Progress(lambda line: _out(f"{PROG}: {command}: {clean_text(line)}", sys.stderr), latest_transcript)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -213,13 +256,29 @@ def cmd_purge(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     config.check_account(args.account)
     purge = _optional_module("purge")
-    result = purge.run_purge(config, args.account, args.folder, args.uid, yes=args.yes)
+    if args.yes and getattr(args, "guard", None) is not None:
+        args.guard.describe = partial(_purge_progress, args.uid)
+    with _progress("purge"):
+        result = purge.run_purge(config, args.account, args.folder, args.uid, yes=args.yes)
     for line in result.lines:
         _out(clean_text(str(line)))
     if not args.yes:
+        if any(str(line).startswith("would refuse") for line in result.lines):
+            _out("nothing was changed; --yes would refuse this too (see above).")
+            return EXIT_ERROR
         _out("nothing was changed; run again with --yes to do this.")
         return EXIT_OK
     return EXIT_OK if result.done else EXIT_ERROR
+
+
+def _purge_progress(uid: int) -> str:
+    from offlineimap_phantomfix.interrupt import purge_progress
+    from offlineimap_phantomfix.session import latest_transcript
+
+    transcript = latest_transcript()
+    if transcript is None:
+        return "nothing was changed on the server (not connected yet)"
+    return purge_progress(transcript.answered, uid)
 
 
 # --- doctor ---------------------------------------------------------------------------------------------
@@ -314,6 +373,24 @@ def _duration_text(seconds: float) -> str:
     return f"{value}s"
 
 
+def _check_connection_settings(config: PhantomConfig, account: str) -> tuple[str, str]:
+    """Every option offlineimap reads for the remote side, read by offlineimap itself (no connection is made,
+    no password is read, nothing is written)."""
+    from offlineimap_phantomfix.config import PHANTOMSAFE_TYPES
+    from offlineimap_phantomfix.session import open_session
+
+    if config.remote_type(account) not in (*PHANTOMSAFE_TYPES, *STOCK_TYPES):
+        return "ok", "not an IMAP repository: nothing to check"
+    problems = config.option_problems(account)
+    if problems:
+        return "error", "; ".join(problems)
+
+    with open_session(config, account) as session:
+        server = session.server
+        return "ok", (f"{session.where} ({session.security}), user {session.user or '(none)'}, "
+                      f"maxconnections {server.maxconnections}")
+
+
 def _check_state_dir(directory: Path) -> tuple[str, str]:
     try:
         if directory.exists():
@@ -321,7 +398,8 @@ def _check_state_dir(directory: Path) -> tuple[str, str]:
                 return "error", f"{directory} exists but is not a directory"
             mode = directory.stat().st_mode & 0o777
             if not os.access(directory, os.R_OK | os.W_OK | os.X_OK):
-                return "error", f"{directory} is not readable and writable for this user"
+                return "error", (f"{directory} is not readable and writable for this user: the sync cannot "
+                                 f"record phantoms there")
             if mode & 0o077:
                 return "warning", f"{directory} has mode {mode:04o}; 0700 expected (chmod 700 {directory})"
             return "ok", f"{directory} (mode 0700)"
@@ -339,16 +417,13 @@ def _check_store(directory: Path) -> tuple[str, str]:
     path = _store_file(directory)
     if path is None:
         return "ok", f"no store in {directory} yet (nothing recorded)"
-    from offlineimap_phantomfix.store import PhantomStore
+    from offlineimap_phantomfix.store_readonly import damaged_text, open_readonly
 
-    warnings: list[str] = []
-    with PhantomStore(directory, warn=warnings.append) as store:
+    with open_readonly(directory) as store:
         health = store.check()
         count = len(store.records())
     if health != "ok":
-        return "error", f"{path}: {health}"
-    if warnings:
-        return "warning", "; ".join(warnings)
+        return "error", damaged_text(path, health)
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         return "warning", f"{path} has mode {mode:04o}; 0600 expected; {_plural(count, 'record')}"
@@ -384,6 +459,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         doctor.run(f"{label}: type", partial(_check_type, config, account))
         doctor.run(f"{label}: options", partial(_check_options, config, account))
         doctor.run(f"{label}: Maildir", partial(_check_notices, config, account))
+        doctor.run(f"{label}: server settings", partial(_check_connection_settings, config, account))
         try:
             directory = config.state_dir(account)
         except PhantomFixError:
@@ -448,8 +524,8 @@ def _uid(value: str) -> int:
         number = int(value, 10)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a UID (a positive whole number)") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a UID (a positive whole number)")
+    if number < 1 or number > MAX_UID:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a UID (a whole number from 1 to {MAX_UID})")
     return number
 
 
@@ -526,7 +602,19 @@ def _check_scope(args: argparse.Namespace) -> None:
         args.subparser.error("--uid needs --folder")
 
 
+def _tolerant_streams() -> None:
+    """A terminal whose encoding cannot show a folder name or subject gets a replacement, not a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_streams()
     from offlineimap_phantomfix.offlineimap_home import make_offlineimap_importable
 
     make_offlineimap_importable()  # Debian's offlineimap3 lives outside the module path
@@ -538,8 +626,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exit_.code is None:
             return EXIT_OK
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    guard = InterruptGuard(PROG, partial(_interrupted_state, args))
+    args.guard = guard
+    installed = argv is None and guard.install()  # the real program only: the handlers end the process
+    if argv is None:  # a connection thread of offlineimap that fails after we are done prints no traceback
+        threading.excepthook = _quiet_thread_failure
     try:
         return int(args.handler(args))
+    except Interrupted:
+        guard.finish()
+        raise  # not reached: finish() ends the process
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -552,6 +648,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({error.filename})" if error.filename else ""
         sys.stderr.write(f"{PROG}: error: {error.strerror or error}{where}\n")
         return EXIT_ERROR
+    finally:
+        if installed:
+            guard.uninstall()
+
+
+def _quiet_thread_failure(args: Any) -> None:
+    """Background threads (imaplib2 readers of connections already given up) may fail while closing; what
+    matters was already reported by the command, so they end silently."""
+
+
+def _interrupted_state(args: argparse.Namespace) -> str:
+    """What an interrupted command had done (purge --yes replaces this with its own account)."""
+    if args.command == "clear" and not args.dry_run:
+        return "clearing is one transaction: either every entry listed was cleared or none; 'report' shows the rest"
+    if args.command == "report" and args.new:
+        return "messages are marked as shown only after the whole report was written"
+    if args.command == "demo":
+        return "the demo was stopped"
+    return "nothing was changed"
 
 
 def _one_line(text: str) -> str:

@@ -6,6 +6,7 @@ The file is found the way offlineimap finds it. Every problem becomes a one-line
 
 from __future__ import annotations
 
+import ast
 import configparser
 import os
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from offlineimap.CustomConfig import CustomConfigParser
 
 from offlineimap_phantomfix.errors import ConfigError, NotFoundError
 from offlineimap_phantomfix.options import PhantomOptions, parse_options, state_directory
+from offlineimap_phantomfix.sanitize import clean_text
 
 PHANTOMSAFE_TYPES = ("PhantomSafeIMAP", "PhantomSafeGmail")
 DEFAULT_METADATA = "~/.offlineimap"
@@ -28,6 +30,36 @@ def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
     if candidate.exists():
         return candidate
     return Path(os.path.expanduser("~/.offlineimaprc"))
+
+
+def parse_error_text(error: configparser.Error) -> str:
+    """A parse error as one line that names the line number (configparser puts it on a second line)."""
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return f"line {error.lineno}: {_shown_line(error.line)} comes before any [section] header"
+    errors = getattr(error, "errors", None)
+    if isinstance(error, configparser.ParsingError) and errors:
+        shown = "; ".join(f"line {number}: {_shown_line(text)}" for number, text in errors[:3])
+        return f"cannot parse {shown} (not 'name = value', not a [section])" + (" ..." if len(errors) > 3 else "")
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines) if lines else type(error).__name__
+
+
+def _shown_line(text: object) -> str:
+    line = str(text)
+    if len(line) >= 2 and line[0] == line[-1] and line[0] in "'\"":  # configparser stores repr() of the line
+        try:
+            line = str(ast.literal_eval(line))
+        except (ValueError, SyntaxError):
+            pass
+    words = line.split()
+    # only the first word: the rest of a malformed line may be a password
+    return repr(clean_text(words[0], limit=40) + (" ..." if len(words) > 1 else "")) if words else "''"
+
+
+def interpolation_text(section: str, option: str) -> str:
+    """Why an option cannot be read, without quoting its value (it may be a password)."""
+    return (f"[{section}] {option} cannot be read: a '%' in it must be written '%%' "
+            f"(offlineimap's configuration expands %(name)s references)")
 
 
 class PhantomConfig:
@@ -49,14 +81,17 @@ class PhantomConfig:
         except (OSError, UnicodeDecodeError) as error:
             raise ConfigError(f"cannot read config file {target}: {error}") from None
         except configparser.Error as error:
-            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ConfigError(f"config file {target} is not valid: {first_line}") from None
+            raise ConfigError(f"config file {target} is not valid: {parse_error_text(error)}") from None
+        except ValueError as error:  # e.g. an interpolation syntax check while reading
+            raise ConfigError(f"config file {target} is not valid: {str(error).splitlines()[0]}") from None
         return cls(target, parser)
 
     def _get(self, section: str, option: str, default: str | None = None) -> str | None:
         try:
             if self.parser.has_option(section, option):
                 return str(self.parser.get(section, option))
+        except configparser.InterpolationError:
+            raise ConfigError(interpolation_text(section, option)) from None
         except configparser.Error as error:
             raise ConfigError(f"[{section}] {option}: {str(error).splitlines()[0]}") from None
         return default
@@ -92,11 +127,13 @@ class PhantomConfig:
         return Path(os.path.expandvars(os.path.expanduser(value)))
 
     def phantom_options(self, account: str) -> PhantomOptions:
+        """The ``phantom_*`` options of the account's remote repository. Only those are read (and interpolated,
+        as the sync does): the other options of the section, passwords among them, are never looked at."""
         section = f"Repository {self.remote_repository(account)}"
-        try:
-            values = dict(self.parser.items(section))
-        except configparser.Error as error:
-            raise ConfigError(f"[{section}]: {str(error).splitlines()[0]}") from None
+        values: dict[str, str] = {}
+        for key in self.parser.options(section):
+            if key.lower().startswith("phantom_"):
+                values[key] = self._get(section, key) or ""
         return parse_options(values, section=section)
 
     def state_dir(self, account: str) -> Path:
@@ -109,3 +146,17 @@ class PhantomConfig:
         for name in [account] if account is not None else self.accounts():
             result.setdefault(self.state_dir(name), []).append(name)
         return result
+
+    def option_problems(self, account: str) -> list[str]:
+        """What is wrong with the typed options offlineimap reads for this account (see :mod:`optioncheck`)."""
+        from offlineimap_phantomfix import optioncheck
+
+        sections = (("general", optioncheck.GENERAL), (f"Account {account}", optioncheck.ACCOUNT),
+                    (f"Repository {self.remote_repository(account)}", optioncheck.REMOTE))
+        problems: list[str] = []
+        for section, table in sections:
+            values = {option: self._get(section, option) or "" for option in table
+                      if self.parser.has_option(section, option)}
+            problems += optioncheck.check_section(section, values, table)
+        return problems
+

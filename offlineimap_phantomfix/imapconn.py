@@ -7,6 +7,7 @@ probe's transcript code) stay importable without it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +26,18 @@ def _bye_words(imapobj: Any) -> str:
         return ""
     words = [item for item in data or [] if isinstance(item, bytes)]
     return ("BYE " + words[-1].decode("utf-8", "replace")) if words else ""
+
+
+_TIMEOUT = re.compile(r"no response after ([\d.]+) ?secs?|timed? ?out", re.IGNORECASE)
+
+
+def timeout_words(text: str) -> str | None:
+    """"no answer within N s" when an imaplib2/socket error text means a timeout (not a closed connection)."""
+    match = _TIMEOUT.search(text)
+    if match is None:
+        return None
+    seconds = match.group(1)
+    return f"no answer within {float(seconds):g} s" if seconds else "no answer in time"
 
 
 def _dropped(text: str) -> ConnectionDropped:

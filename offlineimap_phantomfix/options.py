@@ -12,6 +12,7 @@ from offlineimap_phantomfix.errors import ConfigError
 from offlineimap_phantomfix.verdicts import PhantomAction
 
 DEFAULT_RETRY_AFTER = timedelta(days=7)
+MAX_RETRY_AFTER = timedelta(days=36500)  # a century: longer would overflow date arithmetic; use 0 for never
 KNOWN_OPTIONS = ("phantom_action", "phantom_retry_after", "phantom_dir")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -38,9 +39,10 @@ def parse_action(value: str, *, section: str = "") -> PhantomAction:
 
 
 def parse_duration(value: str, *, section: str = "") -> timedelta | None:
-    """``7d``, ``12h``, ``30m``, ``90s``, ``2w``; ``0`` means never (returns None)."""
+    """``7d``, ``12h``, ``30m``, ``90s``, ``2w`` (units in any case); ``0``, zero of any unit and ``never`` mean
+    never (returns None)."""
     text = value.strip()
-    if text in ("0", "0s", "0m", "0h", "0d", "0w", "never"):
+    if text.lower() == "never" or text == "0":
         return None
     match = _DURATION.match(text)
     if not match:
@@ -49,7 +51,16 @@ def parse_duration(value: str, *, section: str = "") -> timedelta | None:
             "(a number with s, m, h, d or w, e.g. 7d; 0 = never)"
         )
     amount, unit = int(match.group(1)), match.group(2).lower()
-    return timedelta(**{_UNITS[unit]: amount})
+    if amount == 0:
+        return None
+    try:
+        duration = timedelta(**{_UNITS[unit]: amount})
+    except OverflowError:
+        duration = None
+    if duration is None or duration > MAX_RETRY_AFTER:
+        raise ConfigError(f"{_where(section)}phantom_retry_after = {text!r} is too long "
+                          f"(at most {MAX_RETRY_AFTER.days}d; 0 = never retry)")
+    return duration
 
 
 def parse_options(values: Mapping[str, str], *, section: str = "") -> PhantomOptions:

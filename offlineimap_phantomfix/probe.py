@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from offlineimap_phantomfix.errors import NotFoundError, ServerError
-from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, imap_call
+from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, imap_call, timeout_words
 from offlineimap_phantomfix.placeholder import PlaceholderInfo, substitute_for
 from offlineimap_phantomfix.recovery import ConnectionDropped, LadderOutcome, run_ladder
 from offlineimap_phantomfix.responses import AnswerKind, FetchAnswer, classify_fetch, locate_uid, value_text
@@ -41,7 +41,8 @@ class ProbeResult:
 
     transcript: str
     verdict: str
-    outcome: Verdict | None = None  # the verdict word as a Verdict (None only if the probe could not decide)
+    outcome: Verdict | None = None  # the ladder's verdict; None when the plain fetch delivered (``delivered``)
+    delivered: bool = False  # the plain fetch, what offlineimap sends, returned the message: not a phantom
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,13 @@ class _Probe:
     def dropped(self, why: str, byes_before: int) -> None:
         self.drops += 1
         byes = self.session.transcript.byes[byes_before:]
+        timeout = None if byes else timeout_words(why)
         if byes:
             why = f"BYE {byes[-1]}"
-        self.note(f"=> dropped: the server closed the connection ({why})")
+        if timeout is not None:
+            self.note(f"=> timed out: {timeout}; the connection is given up")
+        else:
+            self.note(f"=> dropped: the server closed the connection ({why})")
         if self.imapobj is not None:
             self.session.release(self.imapobj, broken=True)
             self.imapobj = None
@@ -240,10 +245,13 @@ def _original_words(found: PlaceholderInfo) -> str:
     return f" (it names the lost mail: {', '.join(parts)})" if parts else ""
 
 
-def _verdict_line(uid: int, outcome: LadderOutcome | None) -> tuple[str, Verdict]:
+DELIVERED = "delivered"
+
+
+def _verdict_line(uid: int, outcome: LadderOutcome | None) -> tuple[str, Verdict | None]:
     if outcome is None:
-        return f"verdict: {Verdict.RECOVERED.value}: UID {uid} delivers fine (the plain fetch returned it)", \
-            Verdict.RECOVERED
+        return (f"verdict: {DELIVERED}: UID {uid} was delivered by the plain fetch (what offlineimap sends); "
+                f"it is not a phantom"), None
     verdict = outcome.verdict
     if verdict is Verdict.RECOVERED:
         text = f"the plain fetch fails but the {outcome.recovered_by} step delivers UID {uid}; a sync recovers it"
@@ -303,4 +311,4 @@ def run_probe(config: PhantomConfig, account: str, folder: str, uid: int) -> Pro
             line, verdict = _verdict_line(uid, outcome)
         line = transcript.scrub(line)
         transcript.note(line)
-    return ProbeResult(transcript=transcript.render(), verdict=line, outcome=verdict)
+    return ProbeResult(transcript=transcript.render(), verdict=line, outcome=verdict, delivered=verdict is None)

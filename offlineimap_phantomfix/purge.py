@@ -64,10 +64,10 @@ def _records(config: PhantomConfig, account: str, folder: str, uid: int) -> list
     directory = config.state_dir(account)
     if not (directory / STORE_FILENAME).is_file():
         return []
-    from offlineimap_phantomfix.store import PhantomStore
+    from offlineimap_phantomfix.store_readonly import open_readonly
 
     repository = config.remote_repository(account)
-    with PhantomStore(directory) as store:
+    with open_readonly(directory) as store:
         return [r for r in store.records(account=account, uid=uid)
                 if r.key.repository == repository and canonical_folder(r.key.folder) == canonical_folder(folder)]
 

@@ -73,6 +73,10 @@ def record_to_json(record: PhantomRecord) -> dict[str, object]:
         "server_said": clean_text(record.server_said or ""),
         "quarantine": _optional(record.quarantine),
         "original": original,
+        "purged": bool(record.purged),
+        "recovered_by": _optional(record.recovered_by),
+        "state": _state(record),
+        "next_step": next_step(record),
     }
 
 

@@ -39,7 +39,11 @@ class PhantomSafeRepositoryMixin:
         section = f"Repository {reposname}"
         config = account.getconfig()
         try:
-            self.phantom_options = parse_options(dict(config.items(section)), section=section)
+            # Only the phantom_* keys: config.items() would interpolate every option, and a '%' in remotepass
+            # is offlineimap's own business, not a reason for us to fail the repository.
+            values = {key: config.get(section, key) for key in config.options(section)
+                      if key.lower().startswith("phantom_")}
+            self.phantom_options = parse_options(values, section=section)
         except PhantomFixError as error:
             raise OfflineImapError(str(error), OfflineImapError.ERROR.REPO) from None
         metadata = os.path.expandvars(os.path.expanduser(config.getdefault("general", "metadata", "~/.offlineimap")))

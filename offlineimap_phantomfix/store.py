@@ -210,12 +210,18 @@ class PhantomStore:
     opens the same file. Raises :class:`StoreError` when the store cannot be opened, read or written.
     """
 
-    def __init__(self, directory: Path, *, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(self, directory: Path, *, warn: Callable[[str], None] | None = None,
+                 readonly_connection: sqlite3.Connection | None = None) -> None:
+        """With ``readonly_connection`` (see :func:`store_readonly.open_readonly`) nothing is opened or created
+        here and every write raises StoreError."""
         self.directory = Path(directory)
         self.path = self.directory / STORE_FILENAME
+        self.readonly = readonly_connection is not None
         self._warn: Callable[[str], None] = warn if warn is not None else _log.warning
         self._lock = threading.RLock()
-        self._connection: sqlite3.Connection | None = None
+        self._connection: sqlite3.Connection | None = readonly_connection
+        if readonly_connection is not None:
+            return
         self._make_directory()
         try:
             self._connection = self._open()
@@ -440,6 +446,8 @@ class PhantomStore:
     # --- running statements -----------------------------------------------------------------------------
     def _run(self, operation: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
         """Run ``operation`` under the lock, in a write transaction when ``write``; retried when busy."""
+        if write and self.readonly:
+            raise StoreError(f"the phantom store {self.path} was opened read-only")
         with self._lock:
             connection = self._connection
             if connection is None:

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from offlineimap_phantomfix.session import REDACTED, Transcript, literal_excerpt
+from offlineimap_phantomfix.transcript import REDACTED, Transcript, literal_excerpt
 
 PASSWORD = "s3cr\"et\\pw"
 

@@ -17,7 +17,8 @@ from offlineimap_phantomfix.verdicts import MessageKey, Original, PhantomRecord,
 T0 = datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)
 SYNC = T0 + timedelta(days=1)
 JSON_KEYS = {"account", "repository", "folder", "uidvalidity", "uid", "verdict", "skipped", "attempts",
-             "first_seen", "last_seen", "server_said", "quarantine", "original"}
+             "first_seen", "last_seen", "server_said", "quarantine", "original", "purged", "recovered_by", "state",
+             "next_step"}
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 HOSTILE = "\x1b[31mred\x1b[0m \x1b]0;pwned\x07bell\x07 nul\x00 csi\x9b2J \u202etxt.exe"
 
@@ -93,6 +94,10 @@ def test_json_values() -> None:
         "quarantine": "/home/u/.offlineimap/phantomfix/quarantine/Work/new/1.M2P3Q4.host",
         "original": {"subject": "Quarterly figures", "from": '"Alice" <alice@example.org>',
                      "date": "1/20/2016 3:41 PM"},
+        "purged": False,
+        "recovered_by": None,
+        "state": "skipped",
+        "next_step": next_step(PLACEHOLDER),
     }
 
 
@@ -318,3 +323,17 @@ def test_summary_naive_since_is_utc() -> None:
 
 def test_summary_is_clean() -> None:
     assert not CONTROL.search(summarize([record(1, first_seen=SYNC, folder=HOSTILE)], since=SYNC))
+
+
+def test_json_carries_what_the_text_shows() -> None:
+    recovered = record(3, Verdict.RECOVERED, recovered_by="sequence")
+    purged = record(4, Verdict.EMPTY, purged=True)
+    text = render_text([recovered, purged])
+    by_uid = {entry["uid"]: entry for entry in json.loads(render_json([recovered, purged]))["messages"]}
+    assert "recovered by: sequence" in text and by_uid[3]["recovered_by"] == "sequence"
+    assert "[purged]" in text and by_uid[4]["purged"] is True and by_uid[4]["state"] == "purged"
+    assert by_uid[3]["purged"] is False and by_uid[4]["recovered_by"] is None
+    for entry, shown in ((by_uid[3], recovered), (by_uid[4], purged)):
+        assert f"next step:   {entry['next_step']}" in text
+        assert entry["next_step"] == next_step(shown)
+

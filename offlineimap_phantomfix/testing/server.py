@@ -27,6 +27,7 @@ import itertools
 import re
 import socket
 import socketserver
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -785,7 +786,15 @@ class EmulatorServer:
         password: str = "secret",
         uidplus: bool = True,
         max_errors_per_connection: int | None = 10,
+        tls: ssl.SSLContext | None = None,
+        starttls: bool = False,
     ) -> None:
+        """``tls``: a server context; TLS from the first byte (an ``imaps`` port), or with ``starttls`` only
+        after the STARTTLS command (which is then advertised)."""
+        if starttls and tls is None:
+            raise ValueError("starttls needs a tls context")
+        self.tls = tls
+        self.starttls = starttls
         self.host = host
         self.port = port
         self.user = user
@@ -846,6 +855,8 @@ class EmulatorServer:
         caps = ["IMAP4", "IMAP4rev1", "AUTH=PLAIN", "IDLE", "NAMESPACE", "ID", "LITERAL+", "CHILDREN"]
         if self.uidplus:
             caps.insert(3, "UIDPLUS")
+        if self.starttls:
+            caps.append("STARTTLS")
         return caps
 
     def _close_connections(self) -> None:
@@ -1009,6 +1020,11 @@ class EmulatorServer:
             self._connections[number] = sock
             return number
 
+    def _replace_socket(self, number: int, sock: socket.socket) -> None:
+        with self.lock:
+            if number in self._connections:
+                self._connections[number] = sock
+
     def _unregister(self, number: int) -> None:
         with self.lock:
             self._connections.pop(number, None)
@@ -1047,6 +1063,7 @@ class _Connection(socketserver.BaseRequestHandler):
         self.errors = 0
         self.closing = False
         self.may_sync = False
+        self.upgrade = False  # STARTTLS answered: the TLS handshake comes next
 
     def finish(self) -> None:
         self.emu._unregister(self.number)
@@ -1101,11 +1118,29 @@ class _Connection(socketserver.BaseRequestHandler):
         self.closing = True
 
     # main loop
+    def start_tls(self) -> bool:
+        """Wrap the connection in TLS (server side); False when the client's handshake fails."""
+        self.upgrade = False
+        context = self.emu.tls
+        assert context is not None
+        try:
+            wrapped = context.wrap_socket(self.request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return False
+        self.request = wrapped
+        self.emu._replace_socket(self.number, wrapped)
+        self.rfile = wrapped.makefile("rb")
+        return True
+
     def handle(self) -> None:
         try:
+            if self.emu.tls is not None and not self.emu.starttls and not self.start_tls():
+                return
             self.send(GREETING)
             self.flush()
             while not self.closing:
+                if self.upgrade and not self.start_tls():
+                    return
                 try:
                     data, text = self.read_command()
                 except ProtocolError as exc:
@@ -1282,7 +1317,11 @@ class _Connection(socketserver.BaseRequestHandler):
         self.tagged(ctx.tag, "OK", "ID completed.")
 
     def cmd_starttls(self, ctx: _Context, args: list[Token]) -> None:
-        self.tagged(ctx.tag, "BAD", "Command Error. 12")
+        if not self.emu.starttls or isinstance(self.request, ssl.SSLSocket):
+            self.tagged(ctx.tag, "BAD", "Command Error. 12")
+            return
+        self.tagged(ctx.tag, "OK", "Begin TLS negotiation now.")
+        self.upgrade = True
 
     # --- not authenticated
     def cmd_login(self, ctx: _Context, args: list[Token]) -> None:
