@@ -100,7 +100,7 @@ class PhantomSafeFolderMixin:
     def _phantom_tell(self, uid: int, handled: PhantomHandled) -> None:
         ui = self.ui  # type: ignore[attr-defined]
         if handled.outcome.verdict is Verdict.VANISHED:
-            ui.info(f"phantomfix: UID {uid} of {self} was expunged on the server during the sync")
+            ui.info(f"{self.repository.phantom_tag} UID {uid} of {self} was expunged on the server during the sync")  # type: ignore[attr-defined]
         else:  # a skipped phantom is not fetched again: each line is news (new, confirmed, due again)
             ui.warn(str(handled))
 
@@ -135,7 +135,7 @@ class PhantomSafeFolderMixin:
             return
         how = "plain fetch after retry" if record.skipped else "plain fetch"
         self.repository.phantom_heal(record, how)  # type: ignore[attr-defined]
-        self.ui.info(f"phantomfix: UID {uid} of {self} was {record.verdict.value}; "  # type: ignore[attr-defined]
+        self.ui.info(f"{self.repository.phantom_tag} UID {uid} of {self} was {record.verdict.value}; "  # type: ignore[attr-defined]
                      f"the {how} now delivers it: synced, recorded as recovered")
 
     def _phantom_is_substitute(self, message: Any, uid: int) -> bool:
@@ -156,13 +156,13 @@ class PhantomSafeFolderMixin:
             self._phantom_open.pop(uid, None)
         if outcome.verdict is Verdict.RECOVERED and outcome.content is not None:
             self.ui.info(  # type: ignore[attr-defined]
-                f"phantomfix: UID {uid} of {self} recovered by {outcome.recovered_by} after: {failure}")
+                f"{repository.phantom_tag} UID {uid} of {self} recovered by {outcome.recovered_by} after: {failure}")
             return parse_like_offlineimap(self, outcome.content)
         raise PhantomHandled(outcome, record, self._phantom_sentence(uid, outcome, record))
 
     def _phantom_sentence(self, uid: int, outcome: LadderOutcome, record: PhantomRecord | None) -> str:
         verdict = outcome.verdict
-        text = f"phantomfix: {self} UID {uid}: {verdict.value}: {verdict.describe('the message')}"
+        text = f"{self.repository.phantom_tag} {self} UID {uid}: {verdict.value}: {verdict.describe('the message')}"  # type: ignore[attr-defined]
         if outcome.original is not None and outcome.original.subject:
             text += f" (lost mail: {outcome.original.subject!r})"
         if record is None:
