@@ -301,17 +301,11 @@ def _check_type(config: PhantomConfig, account: str) -> tuple[str, str]:
 
 
 def _check_options(config: PhantomConfig, account: str) -> tuple[str, str]:
+    from offlineimap_phantomfix.options import format_duration
+
     options = config.phantom_options(account)
-    retry = "never" if options.retry_after is None else _duration_text(options.retry_after.total_seconds())
+    retry = "never" if options.retry_after is None else format_duration(options.retry_after)
     return "ok", f"phantom_action = {options.action.value}, phantom_retry_after = {retry}"
-
-
-def _duration_text(seconds: float) -> str:
-    value = int(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if value % size == 0 and value >= size:
-            return f"{value // size}{unit}"
-    return f"{value}s"
 
 
 def _check_state_dir(directory: Path) -> tuple[str, str]:

@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any, Callable, TypeVar
 
 from offlineimap_phantomfix.errors import StoreError
+from offlineimap_phantomfix.marks import v2_shown_table
 from offlineimap_phantomfix.verdicts import MessageKey, Original, PhantomRecord, Verdict
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STORE_FILENAME", "PhantomStore"]
@@ -88,7 +89,7 @@ def _v1_initial_schema(connection: sqlite3.Connection) -> None:
 
 
 # Append a function here for version 2, 3, ...; never edit or reorder a step that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial_schema,)
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial_schema, v2_shown_table)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _COLUMNS = (
@@ -436,6 +437,10 @@ class PhantomStore:
             return _one_line("; ".join(problems), limit=1000) or "integrity_check returned nothing"
 
         return self._run(integrity, write=False)
+
+    def transact(self, operation: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
+        """Run ``operation`` on the connection like this class's own queries (used by ``marks``)."""
+        return self._run(operation, write=write)
 
     # --- running statements -----------------------------------------------------------------------------
     def _run(self, operation: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
