@@ -7,7 +7,6 @@ Both call ``super()``: everything else is offlineimap's own IMAP (or Gmail) fold
 from __future__ import annotations
 
 import threading
-from datetime import timezone
 from typing import Any
 
 from imaplib2 import IMAP4
@@ -18,6 +17,7 @@ from offlineimap.folder.IMAP import IMAPFolder
 from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, parse_like_offlineimap
 from offlineimap_phantomfix.placeholder import substitute_for
 from offlineimap_phantomfix.recovery import LadderOutcome, run_ladder
+from offlineimap_phantomfix.report import local_time, zone_label
 from offlineimap_phantomfix.responses import imaplib2_error_words
 from offlineimap_phantomfix.sanitize import clean_text
 from offlineimap_phantomfix.verdicts import PhantomAction, PhantomRecord, Verdict
@@ -176,8 +176,8 @@ class PhantomSafeFolderMixin:
             if retry_after is None:
                 text += "; skipped until cleared"
             else:
-                due = (record.last_seen + retry_after).astimezone(timezone.utc)
-                text += f"; skipped until {due:%Y-%m-%d %H:%M} UTC"
+                due = record.last_seen + retry_after
+                text += f"; skipped until {local_time(due)} {zone_label(due)}"
         text += "; see 'offlineimap-phantomfix report'"
         return text
 

@@ -166,11 +166,14 @@ def account_header(name: str, records: Sequence[PhantomRecord]) -> str:
     return f"Account {clean_text(name)}, {total} undelivered message{'s' if total != 1 else ''}: {parts}"
 
 
-def report_header(now: datetime, tz: tzinfo | None, account: str | None, since: datetime | None = None) -> str:
-    """The first line: what, for whom, when, in which time zone (and since when, with ``--since``)."""
+def report_header(now: datetime, tz: tzinfo | None, account: str | None, since: datetime | None = None,
+                  news_for: str | None = None) -> str:
+    """The first line: what, for whom, when, in which time zone (since when, with ``--since``; for whom it is
+    news, with ``--new``)."""
     scope = f" for account {clean_text(account)}" if account is not None else ""
     window = f", messages seen since {local_time(since, tz)}" if since is not None else ""
-    return f"offlineimap-phantomfix report{scope}, {local_time(now, tz)} {zone_label(now, tz)}{window}"
+    news = f", news for {clean_text(news_for)}" if news_for is not None else ""
+    return f"offlineimap-phantomfix report{scope}, {local_time(now, tz)} {zone_label(now, tz)}{window}{news}"
 
 
 def select(records: Sequence[PhantomRecord], account: str | None, since: datetime | None) -> list[PhantomRecord]:
@@ -219,12 +222,12 @@ def _entry(record: PhantomRecord, tz: tzinfo | None) -> list[str]:
 
 
 def render_text(records: Sequence[PhantomRecord], *, account: str | None = None, now: datetime | None = None,
-                tz: tzinfo | None = None, since: datetime | None = None) -> str:
+                tz: tzinfo | None = None, since: datetime | None = None, news_for: str | None = None) -> str:
     """The long report: a header line, then one block per account with every detail of each message.
     Times are in ``tz`` (None: the local zone), the header names the offset."""
     when = _utc(now) if now is not None else datetime.now(timezone.utc)
     ordered = select(records, account, since)
-    header = report_header(when, tz, account, since)
+    header = report_header(when, tz, account, since, news_for)
     if not ordered:
         return f"{header}\n\nNo phantoms recorded.\n"
     lines = [header]

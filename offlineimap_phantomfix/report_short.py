@@ -103,12 +103,13 @@ def render_short(
     since: datetime | None = None,
     retry_after: Mapping[str, timedelta | None] | None = None,
     finished_after: timedelta = FINISHED_AFTER,
+    news_for: str | None = None,
 ) -> str:
     """The short report. ``retry_after`` maps an account to its ``phantom_retry_after`` (None: never), for the
     line saying when skipped messages are tried again; accounts missing from it get no such line."""
     when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     ordered = select(records, account, since)
-    header = f"{report_header(when, tz, account, since)} (one line per message; --long for details)"
+    header = f"{report_header(when, tz, account, since, news_for)} (one line per message; --long for details)"
     if not ordered:
         return f"{header}\n\nNo phantoms recorded.\n"
     cutoff = when - finished_after

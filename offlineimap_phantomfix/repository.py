@@ -187,9 +187,13 @@ class PhantomSafeRepositoryMixin:
                 return
             records = store.records(account=self.phantom_account)
             mine = [r for r in records if r.key.repository == self.getname()]  # type: ignore[attr-defined]
-            summary = report.summarize(mine, since=started)
-            if summary:
-                self.ui.info(f"{self.phantom_tag} {summary}")  # type: ignore[attr-defined]
+            line, news = report.sync_line(mine, since=started, account=self.phantom_account,
+                                          retry_after=self.phantom_options.retry_after)
+            if line:
+                # News is a warning, so offlineimap -u quiet (cron) prints it; a sync with nothing new stays
+                # at info level and a quiet run prints nothing.
+                say = self.ui.warn if news else self.ui.info  # type: ignore[attr-defined]
+                say(f"{self.phantom_tag} {line}")
             self._phantom_write_report(records)
         except PhantomFixError as error:
             self._phantom_warn(f"could not write the report: {error}")
