@@ -64,7 +64,7 @@ def complete_in_bash(*words: str) -> list[str]:
 
 def test_bash_completes_commands_and_their_options() -> None:
     assert complete_in_bash("offlineimap-phantomfix", "") == [
-        "report", "clear", "probe", "purge", "doctor", "demo", "-c", "--config", "--version", "-h", "--help"]
+        "report", "clear", "probe", "purge", "adopt", "doctor", "demo", "-c", "--config", "--version", "-h", "--help"]
     assert complete_in_bash("offlineimap-phantomfix", "d") == ["doctor", "demo"]
     assert complete_in_bash("offlineimap-phantomfix", "-c", "rc", "cl") == ["clear"]
     assert complete_in_bash("offlineimap-phantomfix", "clear", "--d") == ["--dry-run"]
