@@ -270,7 +270,7 @@ class PhantomStore:
 
         A new row starts with ``attempts == 1`` and ``first_seen == last_seen == now``. An existing row gets
         ``attempts + 1``, ``last_seen = now``, the new verdict, ``skipped``, ``server_said`` and
-        ``recovered_by`` (a changed verdict clears ``reported``, so ``report --new`` shows it once more);
+        ``recovered_by`` (a changed verdict clears ``reported``, schema version 1's single reader mark);
         ``quarantine``, ``original``, ``size`` and ``flags`` change only when a new value is
         given (an empty :class:`Original` counts as none). Seeing the message again clears ``purged``.
         ``first_seen`` (when earlier than now) is a new row's first sighting known from elsewhere, e.g. the
