@@ -18,6 +18,7 @@ from offlineimap_phantomfix.testing.harness import OfflineimapSetup, SyncResult
 from offlineimap_phantomfix.testing.messages import make_message
 from offlineimap_phantomfix.testing.scenarios import healthy_mailbox
 
+from .lifecycle_helpers import helper
 from .phantomsafe_helpers import phantomsafe_setup, records, sync
 
 pytestmark = pytest.mark.e2e
@@ -105,3 +106,22 @@ def test_each_syncs_news_reaches_cron_once(emulator: Any, tmp_path: Path, ui: st
         for name in accounts:
             still = f"phantomfix: [{name}] 1 still skipped; next retry"
             assert any(still in line for line in second.output.splitlines()), second.output
+
+
+def test_a_morning_summary_by_cron_takes_nobodys_news(emulator: Any, tmp_path: Path) -> None:
+    """The README's `report --new cron` line after real syncs of two accounts: all news once, then silence,
+    while the reader by hand still has all of it."""
+    phantoms = _mailbox(emulator, ["Work", "Play"])
+    setup = _setup(emulator, tmp_path, ["Work", "Play"])
+    _cron_run(setup, "quiet")
+    status, morning, err = helper(setup, "report", "--new", "cron")
+    assert status == 0 and err == "", err
+    for name, uid in phantoms.items():
+        step = f"probe --account {name} --folder {FOLDERS[name]} --uid {uid}"
+        assert len([line for line in morning.splitlines() if line.startswith(f"    UID {uid} ") and step in line]) == 1
+        assert f"Account {name}, 1 undelivered message: 1 skipped" in morning
+    assert helper(setup, "report", "--new", "cron") == (0, "", "")
+    _cron_run(setup, "quiet")  # a sync with nothing new moves nothing
+    assert helper(setup, "report", "--new", "cron") == (0, "", "")
+    status, by_hand, _ = helper(setup, "report", "--new", "--account", "Play")
+    assert status == 0 and "Account Play" in by_hand and "Account Work" not in by_hand
