@@ -88,6 +88,8 @@ def record_to_json(record: PhantomRecord) -> dict[str, object]:
         "original": original,
         "purged": bool(record.purged),
         "recovered_by": _optional(record.recovered_by),
+        "size": None if record.size is None else int(record.size),
+        "flags": _optional(record.flags),
     }
 
 

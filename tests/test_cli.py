@@ -27,7 +27,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "offlineimap-phantomfix: error: "
 T0 = datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)
 JSON_KEYS = {"account", "repository", "folder", "uidvalidity", "uid", "verdict", "skipped", "attempts",
-             "first_seen", "last_seen", "server_said", "quarantine", "original", "purged", "recovered_by"}
+             "first_seen", "last_seen", "server_said", "quarantine", "original", "purged", "recovered_by",
+             "size", "flags"}
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 

@@ -17,7 +17,8 @@ from offlineimap_phantomfix.verdicts import MessageKey, Original, PhantomRecord,
 T0 = datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)
 SYNC = T0 + timedelta(days=1)
 JSON_KEYS = {"account", "repository", "folder", "uidvalidity", "uid", "verdict", "skipped", "attempts",
-             "first_seen", "last_seen", "server_said", "quarantine", "original", "purged", "recovered_by"}
+             "first_seen", "last_seen", "server_said", "quarantine", "original", "purged", "recovered_by",
+             "size", "flags"}
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 HOSTILE = "\x1b[31mred\x1b[0m \x1b]0;pwned\x07bell\x07 nul\x00 csi\x9b2J \u202etxt.exe"
 
@@ -95,6 +96,8 @@ def test_json_values() -> None:
                      "date": "1/20/2016 3:41 PM"},
         "purged": False,
         "recovered_by": None,
+        "size": None,
+        "flags": None,
     }
 
 
@@ -320,3 +323,15 @@ def test_summary_naive_since_is_utc() -> None:
 
 def test_summary_is_clean() -> None:
     assert not CONTROL.search(summarize([record(1, first_seen=SYNC, folder=HOSTILE)], since=SYNC))
+
+
+def test_json_keeps_every_field_of_a_record() -> None:
+    from dataclasses import fields
+
+    from offlineimap_phantomfix.verdicts import MessageKey as Key
+
+    expected = ({f.name for f in fields(PhantomRecord)} - {"key", "reported"}) | {f.name for f in fields(Key)}
+    assert set(record_to_json(PLACEHOLDER)) == expected  # "reported" is per reader now (marks.py)
+    full = record_to_json(record(purged=True, recovered_by="sequence-fetch", size=5120, flags="\\Seen"))
+    assert (full["purged"], full["recovered_by"], full["size"], full["flags"]) == (True, "sequence-fetch", 5120,
+                                                                                  "\\Seen")
