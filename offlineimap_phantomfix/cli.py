@@ -134,33 +134,55 @@ def _state_dirs(config: PhantomConfig, account: str | None) -> dict[Path, list[s
 
 def cmd_report(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
-    from offlineimap_phantomfix import report
+    from datetime import datetime, timezone
 
+    from offlineimap_phantomfix import marks, report, report_short
+
+    now = datetime.now(timezone.utc)
+    since = now - args.since if args.since is not None else None
     shown: list[PhantomRecord] = []
     stores: list[tuple[Path, list[PhantomRecord]]] = []
     for directory in _state_dirs(config, args.account):
         with _existing_store(directory) as store:
             if store is None:
                 continue
-            records = store.records(account=args.account)
-            if args.new:
-                records = [record for record in records if not record.reported]
+            records = report.select(store.records(account=args.account), args.account, since)
+            if args.new is not None:
+                records = marks.unshown(store, records, args.new)
             if records:
                 stores.append((directory, records))
                 shown.extend(records)
-    shown.sort(key=lambda record: record.key)
-    if args.new and not shown:
-        return EXIT_OK  # nothing new: silent, so a cron job or postsynchook mails nothing
+    if args.new is not None and not shown:
+        return EXIT_OK  # nothing new: silent, so a cron job mails nothing
     from offlineimap_phantomfix.quarantine import GONE_NOTE, resolve_records
 
-    _write_all(report.render_json(resolve_records(shown)) if args.json
-               else report.render_text(resolve_records(shown, gone=GONE_NOTE), account=args.account))
-    if args.new:  # only now: every byte was accepted (a closed pipe raised BrokenPipeError and nothing is marked)
+    tz = timezone.utc if args.utc else None
+    if args.json:
+        text = report.render_json(resolve_records(shown))
+    elif args.long:
+        text = report.render_text(resolve_records(shown, gone=GONE_NOTE), account=args.account, now=now, tz=tz,
+                                  since=since, news_for=args.new)
+    else:
+        text = report_short.render_short(shown, account=args.account, now=now, tz=tz, since=since,
+                                         retry_after=_retry_after(config), news_for=args.new)
+    _write_all(text)  # a reader gone (BrokenPipeError) or a full disk ends here, before anything is marked
+    if args.new is not None:
         for directory, records in stores:
             with _existing_store(directory, readonly=False) as store:
                 if store is not None:
-                    store.mark_reported(record.key for record in records)
+                    marks.mark_shown(store, records, args.new)
     return EXIT_OK
+
+
+def _retry_after(config: PhantomConfig) -> dict[str, Any]:
+    """Each account's ``phantom_retry_after``, for the report's line on when skipped messages are retried."""
+    found: dict[str, Any] = {}
+    for account in config.accounts():
+        try:
+            found[account] = config.phantom_options(account).retry_after
+        except PhantomFixError:
+            continue  # doctor says what is wrong with it; the report just leaves the line out
+    return found
 
 
 # --- clear ----------------------------------------------------------------------------------------------
@@ -173,6 +195,9 @@ def cmd_clear(args: argparse.Namespace) -> int:
         with _existing_store(directory, readonly=args.dry_run) as store:
             if store is None:
                 continue
+            if args.finished:
+                cleared.extend(_clear_finished(store, args, account))
+                continue
             cleared.extend(store.clear(account=account, folder=args.folder, uid=args.uid, dry_run=args.dry_run))
     cleared.sort(key=lambda record: record.key)
     verb = "would clear" if args.dry_run else "cleared"
@@ -181,11 +206,22 @@ def cmd_clear(args: argparse.Namespace) -> int:
     count = _plural(len(cleared), "entry", "entries")
     if args.dry_run:
         _out(f"{count} would be cleared (dry run, nothing changed).")
+    elif cleared and args.finished:
+        _out(f"{count} cleared; {'it was' if len(cleared) == 1 else 'they were'} recovered, vanished or purged, "
+             "so nothing is fetched again.")
     elif cleared:
         _out(f"{count} cleared; {'it is' if len(cleared) == 1 else 'they are'} fetched again on the next sync.")
     else:
         _out("0 entries cleared.")
     return EXIT_OK
+
+
+def _clear_finished(store: PhantomStore, args: argparse.Namespace, account: str | None) -> list[PhantomRecord]:
+    from offlineimap_phantomfix import marks
+    from offlineimap_phantomfix.report import FINISHED, category
+
+    records = store.records(account=account, folder=args.folder, uid=args.uid)
+    return marks.delete_finished(store, [r for r in records if category(r) in FINISHED], dry_run=args.dry_run)
 
 
 # --- probe and purge ------------------------------------------------------------------------------------
@@ -360,8 +396,10 @@ def _check_type(config: PhantomConfig, account: str) -> tuple[str, str]:
 
 
 def _check_options(config: PhantomConfig, account: str) -> tuple[str, str]:
+    from offlineimap_phantomfix.options import format_duration
+
     options = config.phantom_options(account)
-    retry = "never" if options.retry_after is None else _duration_text(options.retry_after.total_seconds())
+    retry = "never" if options.retry_after is None else format_duration(options.retry_after)
     return "ok", f"phantom_action = {options.action.value}, phantom_retry_after = {retry}"
 
 
@@ -529,6 +567,24 @@ def _uid(value: str) -> int:
     return number
 
 
+def _consumer(value: str) -> str:
+    if not value.strip() or clean_text(value) != value or len(value) > 64:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a reader name (a word such as cron or mutt)")
+    return value
+
+
+def _since(value: str) -> Any:
+    from offlineimap_phantomfix.options import parse_duration
+
+    try:
+        duration = parse_duration(value)
+    except PhantomFixError:
+        duration = None
+    if duration is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration (a number with s, m, h, d or w, e.g. 7d)")
+    return duration
+
+
 def _add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--account", required=True, help="the account, as named in [general] accounts")
     parser.add_argument("--folder", required=True, help="the remote folder, as offlineimap names it (e.g. INBOX)")
@@ -556,14 +612,22 @@ def build_parser() -> argparse.ArgumentParser:
     report = add("report", "show skipped, quarantined, recovered and vanished messages, with the next step",
                  cmd_report)
     report.add_argument("--account", help="only this account")
-    report.add_argument("--json", action="store_true", help='machine-readable output: {"messages": [...]}')
-    report.add_argument("--new", action="store_true",
-                        help="only what an earlier --new did not show; prints nothing when there is nothing new")
+    form = report.add_mutually_exclusive_group()
+    form.add_argument("--long", action="store_true", help="every detail of each message (several lines each)")
+    form.add_argument("--json", action="store_true", help='machine-readable output: {"messages": [...]}')
+    report.add_argument("--new", nargs="?", const="default", metavar="NAME", type=_consumer,
+                        help="only what this reader (NAME, default 'default') was not shown yet; prints nothing "
+                             "when there is nothing new, and marks it shown once it was written out")
+    report.add_argument("--since", metavar="DURATION", type=_since,
+                        help="only messages seen in this time (as phantom_retry_after: 12h, 7d, 2w)")
+    report.add_argument("--utc", action="store_true", help="times in UTC (default: local time, offset shown)")
 
     clear = add("clear", "forget skip entries, so the messages are fetched again on the next sync", cmd_clear)
-    scope = clear.add_mutually_exclusive_group(required=True)
+    scope = clear.add_mutually_exclusive_group()
     scope.add_argument("--all", action="store_true", help="every entry of every configured account")
     scope.add_argument("--account", help="the entries of this account")
+    clear.add_argument("--finished", action="store_true",
+                       help="only recovered, vanished and purged entries (of every account unless --account)")
     clear.add_argument("--folder", help="only this folder (needs --account)")
     clear.add_argument("--uid", type=_uid, help="only this UID (needs --folder)")
     clear.add_argument("--dry-run", action="store_true", help="show what would be cleared, change nothing")
@@ -596,6 +660,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_scope(args: argparse.Namespace) -> None:
     if args.command != "clear":
         return
+    if not (args.all or args.account is not None or args.finished):
+        args.subparser.error("one of the arguments --all --account --finished is required")
     if args.folder is not None and args.account is None:
         args.subparser.error("--folder needs --account")
     if args.uid is not None and args.folder is None:

@@ -7,7 +7,6 @@ Both call ``super()``: everything else is offlineimap's own IMAP (or Gmail) fold
 from __future__ import annotations
 
 import threading
-from datetime import timezone
 from typing import Any
 
 from imaplib2 import IMAP4
@@ -18,6 +17,7 @@ from offlineimap.folder.IMAP import IMAPFolder
 from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, parse_like_offlineimap
 from offlineimap_phantomfix.placeholder import substitute_for
 from offlineimap_phantomfix.recovery import LadderOutcome, run_ladder
+from offlineimap_phantomfix.report import local_time, zone_label
 from offlineimap_phantomfix.responses import imaplib2_error_words
 from offlineimap_phantomfix.sanitize import clean_text
 from offlineimap_phantomfix.verdicts import PhantomAction, PhantomRecord, Verdict
@@ -100,7 +100,7 @@ class PhantomSafeFolderMixin:
     def _phantom_tell(self, uid: int, handled: PhantomHandled) -> None:
         ui = self.ui  # type: ignore[attr-defined]
         if handled.outcome.verdict is Verdict.VANISHED:
-            ui.info(f"phantomfix: UID {uid} of {self} was expunged on the server during the sync")
+            ui.info(f"{self.repository.phantom_tag} UID {uid} of {self} was expunged on the server during the sync")  # type: ignore[attr-defined]
         else:  # a skipped phantom is not fetched again: each line is news (new, confirmed, due again)
             ui.warn(str(handled))
 
@@ -135,7 +135,7 @@ class PhantomSafeFolderMixin:
             return
         how = "plain fetch after retry" if record.skipped else "plain fetch"
         self.repository.phantom_heal(record, how)  # type: ignore[attr-defined]
-        self.ui.info(f"phantomfix: UID {uid} of {self} was {record.verdict.value}; "  # type: ignore[attr-defined]
+        self.ui.info(f"{self.repository.phantom_tag} UID {uid} of {self} was {record.verdict.value}; "  # type: ignore[attr-defined]
                      f"the {how} now delivers it: synced, recorded as recovered")
 
     def _phantom_is_substitute(self, message: Any, uid: int) -> bool:
@@ -156,13 +156,13 @@ class PhantomSafeFolderMixin:
             self._phantom_open.pop(uid, None)
         if outcome.verdict is Verdict.RECOVERED and outcome.content is not None:
             self.ui.info(  # type: ignore[attr-defined]
-                f"phantomfix: UID {uid} of {self} recovered by {outcome.recovered_by} after: {failure}")
+                f"{repository.phantom_tag} UID {uid} of {self} recovered by {outcome.recovered_by} after: {failure}")
             return parse_like_offlineimap(self, outcome.content)
         raise PhantomHandled(outcome, record, self._phantom_sentence(uid, outcome, record))
 
     def _phantom_sentence(self, uid: int, outcome: LadderOutcome, record: PhantomRecord | None) -> str:
         verdict = outcome.verdict
-        text = f"phantomfix: {self} UID {uid}: {verdict.value}: {verdict.describe('the message')}"
+        text = f"{self.repository.phantom_tag} {self} UID {uid}: {verdict.value}: {verdict.describe('the message')}"  # type: ignore[attr-defined]
         if outcome.original is not None and outcome.original.subject:
             text += f" (lost mail: {outcome.original.subject!r})"
         if record is None:
@@ -176,8 +176,8 @@ class PhantomSafeFolderMixin:
             if retry_after is None:
                 text += "; skipped until cleared"
             else:
-                due = (record.last_seen + retry_after).astimezone(timezone.utc)
-                text += f"; skipped until {due:%Y-%m-%d %H:%M} UTC"
+                due = record.last_seen + retry_after
+                text += f"; skipped until {local_time(due)} {zone_label(due)}"
         text += "; see 'offlineimap-phantomfix report'"
         return text
 

@@ -63,6 +63,15 @@ def parse_duration(value: str, *, section: str = "") -> timedelta | None:
     return duration
 
 
+def format_duration(value: timedelta) -> str:
+    """A duration as ``parse_duration`` reads it: ``7d``, ``12h``, ``90s``."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def parse_options(values: Mapping[str, str], *, section: str = "") -> PhantomOptions:
     """Check every ``phantom_*`` key of a repository section; unknown ones are errors (typos lose mail)."""
     for key in values:

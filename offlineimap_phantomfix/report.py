@@ -2,8 +2,9 @@
 
 Everything that may come from a server (folder names, the server's words, the original subject and sender)
 goes through :func:`~offlineimap_phantomfix.sanitize.clean_text` here, so no control character or escape
-sequence reaches a terminal, a log or a ``jq -r`` pipeline. Times are shown in UTC; a naive ``datetime`` is
-taken to be UTC.
+sequence reaches a terminal, a log or a ``jq -r`` pipeline. Text shows times in local time with the offset
+(or in the zone given as ``tz``), JSON in UTC; a naive ``datetime`` is taken to be UTC. The short form is in
+:mod:`report_short`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from itertools import groupby
 
 from offlineimap_phantomfix.sanitize import clean_text
 from offlineimap_phantomfix.verdicts import PhantomRecord, Verdict
 
-__all__ = ["next_step", "record_to_json", "render_json", "render_text", "summarize"]
+__all__ = ["local_time", "next_step", "record_to_json", "render_json", "render_text", "sort_key", "summarize",
+           "sync_line", "where_args"]
 
 PROGRAM = "offlineimap-phantomfix"
 _SAID_LIMIT = 160  # characters of the server's words in the text report
@@ -32,11 +34,22 @@ def _iso(value: datetime) -> str:
     return _utc(value).isoformat(timespec="seconds")
 
 
-def _short_time(value: datetime) -> str:
-    return _utc(value).strftime("%Y-%m-%d %H:%M UTC")
+def local_time(value: datetime, tz: tzinfo | None = None) -> str:
+    """``2026-12-01 21:03`` in ``tz`` (None: the local zone)."""
+    return _utc(value).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def _sort_key(record: PhantomRecord) -> tuple[str, str, int, str, int]:
+def zone_label(now: datetime, tz: tzinfo | None = None) -> str:
+    """``UTC``, or the offset of ``tz`` (None: the local zone) at ``now``: ``+01:00``."""
+    offset = _utc(now).astimezone(tz).utcoffset()
+    if not offset:
+        return "UTC"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def sort_key(record: PhantomRecord) -> tuple[str, str, int, str, int]:
     key = record.key
     return (key.account, key.folder, key.uid, key.repository, key.uidvalidity)
 
@@ -77,18 +90,21 @@ def record_to_json(record: PhantomRecord) -> dict[str, object]:
         "recovered_by": _optional(record.recovered_by),
         "state": _state(record),
         "next_step": next_step(record),
+        "size": None if record.size is None else int(record.size),
+        "flags": _optional(record.flags),
     }
 
 
 def render_json(records: Sequence[PhantomRecord]) -> str:
     """``{"messages": [...]}``, sorted by account, folder, UID; indent 2; ends with a newline."""
-    messages = [record_to_json(record) for record in sorted(records, key=_sort_key)]
+    messages = [record_to_json(record) for record in sorted(records, key=sort_key)]
     return json.dumps({"messages": messages}, indent=2, ensure_ascii=False) + "\n"
 
 
 # --- next step --------------------------------------------------------------------------------------------
 
-def _where(record: PhantomRecord) -> str:
+def where_args(record: PhantomRecord) -> str:
+    """``--account A --folder F --uid N``, quoted for the shell."""
     key = record.key
     return (f"--account {shlex.quote(clean_text(key.account))} --folder {shlex.quote(clean_text(key.folder))} "
             f"--uid {key.uid}")
@@ -101,7 +117,7 @@ def next_step(record: PhantomRecord) -> str:
     attempt may be a passing failure), and ``purge`` itself checks again before it deletes anything.
     """
     verdict = record.verdict
-    where = _where(record)
+    where = where_args(record)
     if record.purged:
         return "nothing: it was deleted on the server"
     if verdict is Verdict.RECOVERED:
@@ -128,7 +144,48 @@ def next_step(record: PhantomRecord) -> str:
             f"webmail; to retry: {PROGRAM} clear {where}{purge}")
 
 
-# --- text -------------------------------------------------------------------------------------------------
+# --- text (--long) ---------------------------------------------------------------------------------------
+
+def category(record: PhantomRecord) -> str:
+    """Where a record stands, one word each: purged, recovered, vanished, skipped or retried."""
+    if record.purged:
+        return "purged"
+    if not record.verdict.is_phantom:
+        return record.verdict.value
+    return "skipped" if record.skipped else "retried"
+
+
+FINISHED = ("recovered", "vanished", "purged")
+CATEGORY_WORDS = {"skipped": "skipped", "retried": "to retry", "recovered": "recovered", "vanished": "vanished",
+                  "purged": "purged"}
+
+
+def account_header(name: str, records: Sequence[PhantomRecord]) -> str:
+    """``Account Work, 206 undelivered messages: 162 skipped, 30 recovered, ...``: what the numbers count."""
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[category(record)] = counts.get(category(record), 0) + 1
+    parts = ", ".join(f"{counts[name]} {word}" for name, word in CATEGORY_WORDS.items() if name in counts)
+    total = len(records)
+    return f"Account {clean_text(name)}, {total} undelivered message{'s' if total != 1 else ''}: {parts}"
+
+
+def report_header(now: datetime, tz: tzinfo | None, account: str | None, since: datetime | None = None,
+                  news_for: str | None = None) -> str:
+    """The first line: what, for whom, when, in which time zone (since when, with ``--since``; for whom it is
+    news, with ``--new``)."""
+    scope = f" for account {clean_text(account)}" if account is not None else ""
+    window = f", messages seen since {local_time(since, tz)}" if since is not None else ""
+    news = f", news for {clean_text(news_for)}" if news_for is not None else ""
+    return f"offlineimap-phantomfix report{scope}, {local_time(now, tz)} {zone_label(now, tz)}{window}{news}"
+
+
+def select(records: Sequence[PhantomRecord], account: str | None, since: datetime | None) -> list[PhantomRecord]:
+    """The records of ``account`` (None: all) last seen at or after ``since`` (None: any time), sorted."""
+    start = _utc(since) if since is not None else None
+    return sorted((r for r in records if (account is None or r.key.account == account)
+                   and (start is None or _utc(r.last_seen) >= start)), key=sort_key)
+
 
 def _state(record: PhantomRecord) -> str:
     if record.purged:
@@ -140,13 +197,13 @@ def _state(record: PhantomRecord) -> str:
     return "done"
 
 
-def _entry(record: PhantomRecord) -> list[str]:
+def _entry(record: PhantomRecord, tz: tzinfo | None) -> list[str]:
     key = record.key
     plural = "s" if record.attempts != 1 else ""
     lines = [
         f"  {clean_text(key.folder, limit=_FIELD_LIMIT)}  UID {key.uid}  {record.verdict.value}  "
         f"[{_state(record)}]  {record.attempts} attempt{plural}",
-        f"      seen:        first {_short_time(record.first_seen)}, last {_short_time(record.last_seen)}"
+        f"      seen:        first {local_time(record.first_seen, tz)}, last {local_time(record.last_seen, tz)}"
         f" (UIDVALIDITY {key.uidvalidity}, repository {clean_text(key.repository)})",
     ]
     original = record.original
@@ -168,33 +225,25 @@ def _entry(record: PhantomRecord) -> list[str]:
     return lines
 
 
-def render_text(records: Sequence[PhantomRecord], *, account: str | None = None, now: datetime | None = None) -> str:
-    """A report for people: a header line, then one block per account with an entry per message."""
+def render_text(records: Sequence[PhantomRecord], *, account: str | None = None, now: datetime | None = None,
+                tz: tzinfo | None = None, since: datetime | None = None, news_for: str | None = None) -> str:
+    """The long report: a header line, then one block per account with every detail of each message.
+    Times are in ``tz`` (None: the local zone), the header names the offset."""
     when = _utc(now) if now is not None else datetime.now(timezone.utc)
-    shown = [record for record in records if account is None or record.key.account == account]
-    scope = f" for account {clean_text(account)}" if account is not None else ""
-    header = f"offlineimap-phantomfix report{scope}, {when:%Y-%m-%d %H:%M} UTC"
-    if not shown:
+    ordered = select(records, account, since)
+    header = report_header(when, tz, account, since, news_for)
+    if not ordered:
         return f"{header}\n\nNo phantoms recorded.\n"
     lines = [header]
-    ordered = sorted(shown, key=_sort_key)
     for name, group in groupby(ordered, key=lambda record: record.key.account):
         entries = list(group)
-        lines += ["", f"Account {clean_text(name)}: {_counts(entries)}"]
+        lines += ["", account_header(name, entries)]
         for record in entries:
-            lines += _entry(record)
+            lines += _entry(record, tz)
     return "\n".join(lines) + "\n"
 
 
-def _counts(records: Sequence[PhantomRecord]) -> str:
-    total = len(records)
-    skipped = sum(1 for record in records if record.skipped and not record.purged)
-    by_verdict = _by_verdict(records)
-    parts = f"{total} message{'s' if total != 1 else ''}, {skipped} skipped"
-    return f"{parts} ({by_verdict})" if by_verdict else parts
-
-
-def _by_verdict(records: Sequence[PhantomRecord]) -> str:
+def by_verdict(records: Sequence[PhantomRecord]) -> str:
     counts: dict[str, int] = {}
     for record in records:
         counts[record.verdict.value] = counts.get(record.verdict.value, 0) + 1
@@ -216,7 +265,7 @@ def summarize(records: Sequence[PhantomRecord], *, since: datetime) -> str:
     vanished = [r for r in live if r.verdict is Verdict.VANISHED and _utc(r.last_seen) >= start]
     parts: list[str] = []
     if new:
-        parts.append(f"{len(new)} new phantom{'s' if len(new) != 1 else ''} ({_by_verdict(new)})")
+        parts.append(f"{len(new)} new phantom{'s' if len(new) != 1 else ''} ({by_verdict(new)})")
     if still:
         parts.append(f"{len(still)} still skipped")
     if recovered:
@@ -224,3 +273,34 @@ def summarize(records: Sequence[PhantomRecord], *, since: datetime) -> str:
     if vanished:
         parts.append(f"{len(vanished)} vanished")
     return ", ".join(parts)
+
+
+def next_retry(records: Sequence[PhantomRecord], retry_after: timedelta | None) -> datetime | None:
+    """When the first skipped phantom among ``records`` is fetched again (None: nothing skipped, or never)."""
+    skipped = [_utc(r.last_seen) for r in records if r.skipped and not r.purged and r.verdict.is_phantom]
+    if retry_after is None or not skipped:
+        return None
+    try:
+        return min(skipped) + retry_after
+    except OverflowError:
+        return None
+
+
+def sync_line(records: Sequence[PhantomRecord], *, since: datetime, account: str, retry_after: timedelta | None,
+              tz: tzinfo | None = None) -> tuple[str, bool]:
+    """The end-of-sync line and whether it is news (this sync found a new phantom, a recovery or a vanished
+    message): ``2 new phantoms (2 empty), 3 still skipped; next retry 2026-12-08 21:03 +01:00; list:
+    offlineimap-phantomfix report --account Work``. ``("", False)`` when there is nothing to say."""
+    counts = summarize(records, since=since)
+    if not counts:
+        return "", False
+    start = _utc(since)
+    news = any(_utc(r.last_seen) >= start and ((r.verdict.is_phantom and _utc(r.first_seen) >= start)
+                                               or not r.verdict.is_phantom) and not r.purged for r in records)
+    parts = [counts]
+    if any(r.skipped and not r.purged and r.verdict.is_phantom for r in records):
+        due = next_retry(records, retry_after)
+        parts.append("skipped until cleared (phantom_retry_after = 0)" if retry_after is None else
+                     f"next retry {local_time(due, tz)} {zone_label(due, tz)}" if due is not None else "")
+    parts.append(f"list: {PROGRAM} report --account {shlex.quote(clean_text(account))}")
+    return "; ".join(part for part in parts if part), news

@@ -81,8 +81,13 @@ class PhantomSafeRepositoryMixin:
                 self._phantom_store = PhantomStore(self.phantom_state_dir, warn=self._phantom_warn)
             return self._phantom_store
 
+    @property
+    def phantom_tag(self) -> str:
+        """How each of our log lines starts: ``phantomfix: [Work]``, so two accounts' lines can be told apart."""
+        return f"phantomfix: [{self.phantom_account}]"
+
     def _phantom_warn(self, message: str) -> None:
-        self.ui.warn(f"phantomfix: {message}")  # type: ignore[attr-defined]
+        self.ui.warn(f"{self.phantom_tag} {message}")  # type: ignore[attr-defined]
 
     def phantom_key(self, folder: Any, uid: int) -> MessageKey:
         return MessageKey(self.phantom_account, self.getname(), folder.getname(),  # type: ignore[attr-defined]
@@ -186,9 +191,13 @@ class PhantomSafeRepositoryMixin:
                 return
             records = store.records(account=self.phantom_account)
             mine = [r for r in records if r.key.repository == self.getname()]  # type: ignore[attr-defined]
-            summary = report.summarize(mine, since=started)
-            if summary:
-                self.ui.info(f"phantomfix: {summary}")  # type: ignore[attr-defined]
+            line, news = report.sync_line(mine, since=started, account=self.phantom_account,
+                                          retry_after=self.phantom_options.retry_after)
+            if line:
+                # News is a warning, so offlineimap -u quiet (cron) prints it; a sync with nothing new stays
+                # at info level and a quiet run prints nothing.
+                say = self.ui.warn if news else self.ui.info  # type: ignore[attr-defined]
+                say(f"{self.phantom_tag} {line}")
             self._phantom_write_report(records)
         except PhantomFixError as error:
             self._phantom_warn(f"could not write the report: {error}")

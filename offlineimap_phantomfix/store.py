@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any, Callable, TypeVar
 
 from offlineimap_phantomfix.errors import StoreError
+from offlineimap_phantomfix.marks import v2_shown_table
 from offlineimap_phantomfix.verdicts import MessageKey, Original, PhantomRecord, Verdict
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STORE_FILENAME", "PhantomStore"]
@@ -88,7 +89,7 @@ def _v1_initial_schema(connection: sqlite3.Connection) -> None:
 
 
 # Append a function here for version 2, 3, ...; never edit or reorder a step that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial_schema,)
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial_schema, v2_shown_table)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _COLUMNS = (
@@ -275,7 +276,7 @@ class PhantomStore:
 
         A new row starts with ``attempts == 1`` and ``first_seen == last_seen == now``. An existing row gets
         ``attempts + 1``, ``last_seen = now``, the new verdict, ``skipped``, ``server_said`` and
-        ``recovered_by`` (a changed verdict clears ``reported``, so ``report --new`` shows it once more);
+        ``recovered_by`` (a changed verdict clears ``reported``, schema version 1's single reader mark);
         ``quarantine``, ``original``, ``size`` and ``flags`` change only when a new value is
         given (an empty :class:`Original` counts as none). Seeing the message again clears ``purged``.
         ``first_seen`` (when earlier than now) is a new row's first sighting known from elsewhere, e.g. the
@@ -442,6 +443,10 @@ class PhantomStore:
             return _one_line("; ".join(problems), limit=1000) or "integrity_check returned nothing"
 
         return self._run(integrity, write=False)
+
+    def transact(self, operation: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
+        """Run ``operation`` on the connection like this class's own queries (used by ``marks``)."""
+        return self._run(operation, write=write)
 
     # --- running statements -----------------------------------------------------------------------------
     def _run(self, operation: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:

@@ -19,11 +19,12 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
 # --- the rules (module names relative to the package) ---------------------------------------------------
 
 #: Pure modules: logic on values, no I/O. They may import each other and the standard library only.
-PURE = {"errors", "verdicts", "sanitize", "responses", "placeholder", "options", "report", "recovery", "notice"}
+PURE = {"errors", "verdicts", "sanitize", "responses", "placeholder", "options", "report", "report_short", "recovery",
+        "notice"}
 #: What a pure module must not import: offlineimap, the IMAP and socket libraries, the database.
 FORBIDDEN_IN_PURE = {"offlineimap", "imaplib2", "imaplib", "socket", "ssl", "socketserver", "sqlite3"}
 #: The state layer, named apart so a failure says which rule broke.
-STATE = {"store", "quarantine"}
+STATE = {"store", "quarantine", "marks"}
 #: The test kit.
 TEST_KIT = "testing"
 #: Product modules allowed to import the test kit, each only inside the one function named here (lazily).

@@ -8,6 +8,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,8 +27,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "offlineimap-phantomfix: error: "
 T0 = datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)
 JSON_KEYS = {"account", "repository", "folder", "uidvalidity", "uid", "verdict", "skipped", "attempts",
-             "first_seen", "last_seen", "server_said", "quarantine", "original", "purged", "recovered_by", "state",
-             "next_step"}
+             "first_seen", "last_seen", "server_said", "quarantine", "original", "purged", "recovered_by",
+             "size", "flags", "state", "next_step"}
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -218,6 +219,112 @@ def test_report_new_of_one_account_leaves_the_others_new(env: Env, capsys: pytes
     assert env.run("report", "--new", "--json") == 0
     messages = json.loads(capsys.readouterr().out)["messages"]
     assert [(m["account"], m["uid"]) for m in messages] == [("Play", 11)]
+
+
+def test_report_new_readers_do_not_take_each_others_news(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    assert env.run("report", "--new", "cron") == 0
+    assert "UID 9" in capsys.readouterr().out
+    assert env.run("report", "--new", "cron") == 0
+    assert capsys.readouterr().out == ""
+    assert env.run("report", "--new", "--json") == 0  # the reader by hand ("default") still has all of it
+    assert len(json.loads(capsys.readouterr().out)["messages"]) == len(env.records)
+    assert env.run("report", "--new", "mutt", "--account", "Play", "--json") == 0
+    assert [m["uid"] for m in json.loads(capsys.readouterr().out)["messages"]] == [11]
+    assert env.run("report", "--new", "mutt", "--json") == 0  # Play's news was taken by mutt, Work's was not
+    assert {m["account"] for m in json.loads(capsys.readouterr().out)["messages"]} == {"Work"}
+
+
+def test_report_new_shows_a_record_again_when_its_state_changes(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    assert env.run("report", "--new", "cron") == 0
+    capsys.readouterr()
+    key = env.records[1]  # Work INBOX 9, refused
+    with PhantomStore(env.state) as store:
+        store.record(key, Verdict.REFUSED, skipped=True)  # seen again, same state: not news
+    assert env.run("report", "--new", "cron") == 0
+    assert capsys.readouterr().out == ""
+    with PhantomStore(env.state) as store:
+        store.record(key, Verdict.RECOVERED, skipped=False, recovered_by="plain fetch after retry")
+    assert env.run("report", "--new", "cron", "--json") == 0
+    (message,) = json.loads(capsys.readouterr().out)["messages"]
+    assert (message["uid"], message["verdict"], message["recovered_by"]) == (9, "recovered", "plain fetch after retry")
+
+
+def _helper() -> str:
+    return str(Path(sys.executable).with_name("offlineimap-phantomfix"))
+
+
+@pytest.mark.parametrize("reader", ["gone", "disk full"])
+def test_report_new_marks_nothing_that_was_not_written_out(env: Env, reader: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [_helper(), "-c", str(env.config), "report", "--new", "cron", "--long"]
+    if reader == "gone":  # the reading end is closed before anything is written: BrokenPipeError
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            done = subprocess.run(argv, stdout=write_end, stderr=subprocess.PIPE, timeout=120, check=False)
+        finally:
+            os.close(write_end)
+        assert done.stderr == b"", done.stderr
+    else:
+        with open("/dev/full", "wb") as full:
+            done = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, timeout=120, check=False)
+        assert PREFIX.encode() in done.stderr and b"Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1
+    assert env.run("report", "--new", "cron", "--json") == 0
+    assert len(json.loads(capsys.readouterr().out)["messages"]) == len(env.records)
+
+
+def test_report_default_is_short_and_long_has_the_detail(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    assert env.run("report", "--account", "Work") == 0
+    short = capsys.readouterr().out
+    assert "Account Work, 4 undelivered messages: 3 skipped, 1 vanished" in short
+    lines = short.splitlines()
+    assert len([line for line in lines if "UID 9" in line]) == 1
+    assert "server said" not in short and all(len(line) <= 120 for line in lines)
+    assert env.run("report", "--account", "Work", "--long") == 0
+    assert "server said: OK FETCH completed." in capsys.readouterr().out
+
+
+def test_report_since(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    with PhantomStore(env.state) as store:
+        store.record(MessageKey("Work", "WorkRemote", "Sent", 1, 77), Verdict.EMPTY, skipped=True)
+    assert env.run("report", "--since", "2h", "--json") == 0
+    assert [m["uid"] for m in json.loads(capsys.readouterr().out)["messages"]] == [77]
+    assert env.run("report", "--since", "2h") == 0
+    assert "messages seen since" in capsys.readouterr().out.splitlines()[0]
+    for bad in ("0", "yesterday", "7x"):
+        assert env.run("report", "--since", bad) == 2
+        assert "is not a duration" in capsys.readouterr().err
+
+
+def test_report_local_time_with_offset_or_utc(env: Env, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # +05:30 all year
+    time.tzset()
+    try:
+        assert env.run("report", "--long") == 0
+        local = capsys.readouterr().out
+        assert env.run("report", "--long", "--utc") == 0
+        utc = capsys.readouterr().out
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert local.splitlines()[0].endswith("+05:30") and utc.splitlines()[0].endswith("UTC")
+    assert "first 2026-11-01 15:00" in local and "first 2026-11-01 09:30" in utc
+
+
+def test_clear_finished_removes_only_finished_entries(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    assert env.run("clear", "--finished", "--dry-run") == 0
+    assert "would clear: Work Archive UID 4" in capsys.readouterr().out
+    assert len(uids(env.state)) == len(env.records)
+    assert env.run("clear", "--finished", "--account", "Play") == 0
+    assert "0 entries cleared." in capsys.readouterr().out
+    assert env.run("clear", "--finished") == 0
+    out = capsys.readouterr().out
+    assert "cleared: Work Archive UID 4" in out and "nothing is fetched again" in out
+    assert ("Work", "Archive", 4) not in uids(env.state) and len(uids(env.state)) == len(env.records) - 1
+    assert env.run("clear") == 2
+    assert "--finished" in capsys.readouterr().err
 
 
 def test_report_without_a_store_is_empty_and_creates_nothing(tmp_path: Path,

@@ -4,6 +4,7 @@ Activate snippets, assembled as the README says, sync a mailbox with phantoms wi
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import shlex
@@ -32,8 +33,11 @@ README = ROOT / "README.md"
 TYPES = {"IMAP", "Gmail", "Maildir", "PhantomSafeIMAP", "PhantomSafeGmail"}
 # Other programs a README shell line may start with (only named; our own command and make are checked).
 OTHER_PROGRAMS = {"pip", "mutt", "man", "source", "mkdir", "cat", "notmuch", "offlineimap",
-                  "offlineimap-phantomsafe", "git", "patch", "crontab", "EOF"}
+                  "offlineimap-phantomsafe", "git", "patch", "crontab", "EOF", "systemctl"}
 CRON_TIME = re.compile(r"\A(?:\S+\s+){5}")
+# What our programs print, shown as an example (checked against the real output elsewhere).
+OUTPUT = re.compile(r"\A(?:offlineimap-phantomfix report, |phantomfix: \[)")
+SYSTEMD_SECTIONS = {"Unit", "Service", "Timer", "Install"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,10 @@ class Snippet:
     @property
     def kind(self) -> str:
         first = self.text.lstrip().splitlines()[0]
+        if first == "[Unit]":
+            return "systemd"
+        if OUTPUT.match(first):
+            return "output"
         if first.startswith("["):
             return "config"
         if first.startswith(("import ", "from ")):
@@ -83,7 +91,8 @@ SNIPPETS = snippets()
 
 def test_the_readme_has_the_snippets_this_test_knows_about() -> None:
     kinds = [snippet.kind for snippet in SNIPPETS]
-    assert kinds.count("config") >= 3 and kinds.count("python") >= 1 and kinds.count("shell") >= 8, SNIPPETS
+    assert kinds.count("config") >= 2 and kinds.count("python") >= 1 and kinds.count("shell") >= 8, SNIPPETS
+    assert kinds.count("systemd") == 2 and kinds.count("output") == 2, SNIPPETS
 
 
 @pytest.mark.parametrize("snippet", [s for s in SNIPPETS if s.kind == "config"], ids=lambda s: f"line{s.line}")
@@ -99,6 +108,19 @@ def test_config_snippets_read_as_meant_by_offlineimaps_parser(snippet: Snippet) 
                 check_shell_line(value, snippet)
         if section.startswith("Repository "):
             parse_options(dict(parser.items(section)))  # every phantom_* option is valid
+
+
+@pytest.mark.parametrize("snippet", [s for s in SNIPPETS if s.kind == "systemd"], ids=lambda s: f"line{s.line}")
+def test_systemd_units_have_known_sections_and_run_what_they_say(snippet: Snippet) -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(snippet.text, source=f"README.md line {snippet.line}")
+    assert set(parser.sections()) <= SYSTEMD_SECTIONS and parser.has_option("Unit", "Description"), snippet
+    if parser.has_section("Service"):
+        assert parser.get("Service", "Type") == "oneshot"
+        check_shell_line(parser.get("Service", "ExecStart"), snippet)
+    if parser.has_section("Timer"):
+        assert parser.get("Install", "WantedBy") == "timers.target"
 
 
 @pytest.mark.parametrize("snippet", [s for s in SNIPPETS if s.kind == "python"], ids=lambda s: f"line{s.line}")

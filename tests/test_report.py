@@ -17,8 +17,8 @@ from offlineimap_phantomfix.verdicts import MessageKey, Original, PhantomRecord,
 T0 = datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)
 SYNC = T0 + timedelta(days=1)
 JSON_KEYS = {"account", "repository", "folder", "uidvalidity", "uid", "verdict", "skipped", "attempts",
-             "first_seen", "last_seen", "server_said", "quarantine", "original", "purged", "recovered_by", "state",
-             "next_step"}
+             "first_seen", "last_seen", "server_said", "quarantine", "original", "purged", "recovered_by",
+             "size", "flags", "state", "next_step"}
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 HOSTILE = "\x1b[31mred\x1b[0m \x1b]0;pwned\x07bell\x07 nul\x00 csi\x9b2J \u202etxt.exe"
 
@@ -98,6 +98,8 @@ def test_json_values() -> None:
         "recovered_by": None,
         "state": "skipped",
         "next_step": next_step(PLACEHOLDER),
+        "size": None,
+        "flags": None,
     }
 
 
@@ -164,19 +166,19 @@ def test_json_strips_control_characters_everywhere() -> None:
 # --- text ---------------------------------------------------------------------------------------------------
 
 def test_text_empty_is_friendly() -> None:
-    text = render_text([], now=SYNC)
+    text = render_text([], now=SYNC, tz=timezone.utc)
     assert text.splitlines()[0] == "offlineimap-phantomfix report, 2026-11-02 09:30 UTC"
     assert "No phantoms recorded." in text
     assert "No phantoms recorded." in render_text([record(account="Play")], account="Work", now=SYNC)
 
 
 def test_text_lists_everything_of_an_entry() -> None:
-    text = render_text([PLACEHOLDER], now=SYNC)
+    text = render_text([PLACEHOLDER], now=SYNC, tz=timezone(timedelta(hours=-5)))
     lines = text.splitlines()
-    assert lines[0].startswith("offlineimap-phantomfix report")
-    assert "Account Work: 1 message, 1 skipped (1 placeholder)" in text
-    for needle in ("INBOX", "UID 7", "placeholder", "[skipped]", "2 attempts", "first 2026-11-01 09:30 UTC",
-                   "last 2026-11-01 09:30 UTC", "Quarterly figures", "alice@example.org", "OK FETCH completed.",
+    assert lines[0] == "offlineimap-phantomfix report, 2026-11-02 04:30 -05:00"
+    assert "Account Work, 1 undelivered message: 1 skipped" in text
+    for needle in ("INBOX", "UID 7", "placeholder", "[skipped]", "2 attempts", "first 2026-11-01 04:30",
+                   "last 2026-11-01 04:30", "Quarterly figures", "alice@example.org", "OK FETCH completed.",
                    "/quarantine/Work/new/1.M2P3Q4.host", "next step:",
                    "offlineimap-phantomfix purge --account Work --folder INBOX --uid 7 --yes"):
         assert needle in text, needle
@@ -189,7 +191,7 @@ def test_text_groups_by_account_and_sorts() -> None:
     assert text.index("Account Play") < text.index("Account Work")
     work = text[text.index("Account Work"):]
     assert work.index("UID 1 ") < work.index("UID 3 ") < work.index("UID 9 ")
-    assert "Account Work: 3 messages, 2 skipped (1 vanished, 2 empty)" in text
+    assert "Account Work, 3 undelivered messages: 2 skipped, 1 vanished" in text
 
 
 def test_text_account_filter() -> None:
@@ -337,3 +339,15 @@ def test_json_carries_what_the_text_shows() -> None:
         assert f"next step:   {entry['next_step']}" in text
         assert entry["next_step"] == next_step(shown)
 
+
+def test_json_keeps_every_field_of_a_record() -> None:
+    from dataclasses import fields
+
+    from offlineimap_phantomfix.verdicts import MessageKey as Key
+
+    expected = ({f.name for f in fields(PhantomRecord)} - {"key", "reported"}) | {f.name for f in fields(Key)} \
+        | {"state", "next_step"}
+    assert set(record_to_json(PLACEHOLDER)) == expected  # "reported" is per reader now (marks.py)
+    full = record_to_json(record(purged=True, recovered_by="sequence-fetch", size=5120, flags="\\Seen"))
+    assert (full["purged"], full["recovered_by"], full["size"], full["flags"]) == (True, "sequence-fetch", 5120,
+                                                                                  "\\Seen")

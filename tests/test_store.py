@@ -285,7 +285,7 @@ def test_wal_mode_and_schema_version(store: PhantomStore) -> None:
     connection = raw_connection(store.path)
     try:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         columns = [row[1] for row in connection.execute("PRAGMA table_info(phantoms)")]
         primary = [row[1] for row in sorted(connection.execute("PRAGMA table_info(phantoms)"),
                                             key=lambda row: row[5]) if row[5]]
@@ -324,6 +324,8 @@ def test_newer_schema_is_refused_and_left_alone(state_dir: Path) -> None:
 
 def test_migrations_run_in_order_each_in_one_transaction(state_dir: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
     with PhantomStore(state_dir) as first:
         first.record(key(), Verdict.EMPTY, skipped=True, now=T0)
 

@@ -50,10 +50,10 @@ def test_repaired_phantom_is_fetched_after_retry_and_its_record_heals(emulator: 
     assert not after.skipped and after.attempts == 2 and after.last_seen > before.last_seen
     assert after.quarantine == before.quarantine and Path(after.quarantine or "").is_file()
     summary = [line for line in healed_run.output.splitlines() if "phantomfix: " in line and "recovered" in line]
-    assert any(line.rstrip().endswith("1 recovered") for line in summary), healed_run.output
+    assert any(f"phantomfix: [{setup.account}] 1 recovered; list: " in line for line in summary), healed_run.output
     assert "still skipped" not in healed_run.output
 
-    status, text, _ = helper(setup, "report")
+    status, text, _ = helper(setup, "report", "--long")
     assert status == 0
     assert "since been synced" in text and "purge" not in text, text
     assert "since been synced" in (state(setup) / f"report-{setup.account}.txt").read_text()
@@ -105,4 +105,4 @@ def test_the_ladder_heals_a_record_too(emulator: Any, tmp_path: Path) -> None:
     (record,) = records(setup)
     assert (record.verdict, record.recovered_by, record.skipped, record.attempts) == \
         (Verdict.RECOVERED, "sequence-fetch", False, 2)
-    assert "since been synced" in helper(setup, "report")[1]
+    assert "since been synced" in helper(setup, "report", "--long")[1]

@@ -59,7 +59,7 @@ def test_repaired_phantom_is_never_purged_and_heals(emulator: Any, tmp_path: Pat
     assert sync(setup).returncode == 0
     time.sleep(1.2)
     assert sync(setup).returncode == 0  # found again: a confirmed phantom, and the report says purge
-    assert "purge --account Test --folder INBOX" in helper(setup, "report")[1]
+    assert "purge --account Test --folder INBOX" in helper(setup, "report", "--long")[1]
 
     emulator.set_fault("INBOX", uid, None)
     _assert_refused(setup, emulator, uid, "the server delivers it now (the plain fetch)")
@@ -68,7 +68,7 @@ def test_repaired_phantom_is_never_purged_and_heals(emulator: Any, tmp_path: Pat
     assert sync(setup).returncode == 0
     assert_mailbox_synced(emulator, setup, missing=set())
     (record,) = records(setup)
-    assert record.verdict is Verdict.RECOVERED and "purge" not in helper(setup, "report")[1]
+    assert record.verdict is Verdict.RECOVERED and "purge" not in helper(setup, "report", "--long")[1]
 
 
 def test_synced_message_that_turned_phantom_is_not_purged(emulator: Any, tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def test_report_and_doctor_follow_items_a_reader_moved_or_deleted(synced: Synced
 
     after = recorded(synced)
     assert after[placeholder]["quarantine"] == str(read_to)
-    status, text, _ = synced.helper("report")
+    status, text, _ = synced.helper("report", "--long")
     assert status == 0 and f"quarantine:  {read_to}\n" in text
     box = mailbox.Maildir(str(read_to.parent.parent), factory=None, create=False)
     assert any(LOST_SUBJECT in " ".join(str(message["Subject"]).split()) for message in box)
@@ -56,7 +56,7 @@ def test_report_and_doctor_follow_items_a_reader_moved_or_deleted(synced: Synced
     line = next(line for line in out.splitlines() if f"account {ACCOUNT}: quarantine" in line)
     assert line.startswith("warning") and "1 of 4 recorded quarantine items" in line and str(deleted) in line
     assert recorded(synced)[empty]["quarantine"] is None
-    assert f"quarantine:  {deleted}{GONE_NOTE}\n" in synced.helper("report")[1]
+    assert f"quarantine:  {deleted}{GONE_NOTE}\n" in synced.helper("report", "--long")[1]
 
 
 def test_clear_then_sync_keeps_one_item_and_the_first_sighting(synced: Synced) -> None:

@@ -137,7 +137,7 @@ def test_skip_action_report_claims_no_quarantine(emulator: Any, tmp_path: Path) 
     uid = _around(emulator, make_message(2), Fault.PLACEHOLDER)
     setup = phantomsafe_setup(tmp_path, emulator, remote_options={"phantom_action": "skip"})
     assert sync(setup).returncode == 0
-    status, text, _ = helper(setup, "report")
+    status, text, _ = helper(setup, "report", "--long")
     assert status == 0 and f"UID {uid}" in text
     step = next(line for line in text.splitlines() if "next step:" in line)
     assert "quarantine" not in step and "purge" not in step, step
@@ -152,7 +152,7 @@ def test_failed_quarantine_write_is_not_claimed(emulator: Any, tmp_path: Path) -
     assert "could not quarantine" in result.output, result.output
     (record,) = records(setup)
     assert record.key.uid == uid and record.quarantine is None
-    step = next(line for line in helper(setup, "report")[1].splitlines() if "next step:" in line)
+    step = next(line for line in helper(setup, "report", "--long")[1].splitlines() if "next step:" in line)
     assert "quarantine" not in step and "purge" not in step, step
 
 
@@ -179,7 +179,7 @@ def test_a_passing_failure_is_retried_next_sync_without_purge_advice(emulator: A
     assert sync(setup).returncode == 0
     (record,) = records(setup)
     assert not record.skipped and record.attempts == 1
-    assert "purge" not in helper(setup, "report")[1]
+    assert "purge" not in helper(setup, "report", "--long")[1]
     emulator.set_fault("INBOX", uid, None)  # it was passing
     assert sync(setup).returncode == 0
     assert_mailbox_synced(emulator, setup, missing=set())
