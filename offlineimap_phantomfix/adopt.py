@@ -11,7 +11,10 @@ With ``yes`` each notice goes through these steps, in this order, under offlinei
 1. its bytes are delivered into the quarantine (unless an identical item is there already);
 2. it is recorded in the skip list as ``placeholder``, keyed with the saved UIDVALIDITY;
 3. its UID is removed from offlineimap's status for the folder;
-4. its file is removed from the Maildir.
+4. its file is removed from the Maildir, unless its UID is back in the status.
+
+Steps 3 and 4 run only while the lock file is still the one this process holds: a sync that slipped past
+the lock (see :class:`AccountLock`) stops the run, and a rerun goes on from there.
 
 Stopped anywhere, nothing is lost and a rerun finishes: before step 3 the UID is still in the status *and*
 in the Maildir; between 3 and 4 the file is in the Maildir without a status entry, which offlineimap reads
@@ -24,8 +27,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -209,31 +212,67 @@ def describe(item: Found) -> str:
 
 # --- moving them out --------------------------------------------------------------------------------------
 
+SYNC_STARTED = "a sync started; run adopt --yes again when it ends"
+
+
+class AccountLock:
+    """offlineimap's own lock for the account, held by this process: ``<metadata>/<account>.lock``.
+
+    offlineimap takes it with ``lockf``, or with ``flock`` when portalocker is importable; the two do not see
+    each other, so both are taken on the same descriptor. A refused offlineimap removes the lock file on its
+    way out, and the next one creates a new file and locks that: :meth:`check` notices the file is no longer
+    the one held."""
+
+    def __init__(self, path: Path, descriptor: int) -> None:
+        self.path = path
+        self.descriptor = descriptor
+
+    def still_held(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self.descriptor).st_ino
+        except FileNotFoundError:
+            return False
+
+    def check(self) -> None:
+        if not self.still_held():
+            raise PhantomFixError(SYNC_STARTED)
+
+
 @contextmanager
-def account_lock(metadata: Path, account: str) -> Iterator[None]:
-    """offlineimap's own lock for the account (``<metadata>/<account>.lock``, exclusive ``lockf``)."""
+def account_lock(metadata: Path, account: str) -> Iterator[AccountLock]:
+    """Take offlineimap's account lock (both kinds, without waiting) or refuse with one line."""
     path = metadata / f"{account}.lock"
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise PhantomFixError(f"cannot open offlineimap's lock file {path}: {error.strerror or error}") from None
-    try:
+    busy = (f"account {account} is being synced right now ({path} is locked); run adopt --yes again when the "
+            f"sync has finished")
+    for _ in range(5):
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise PhantomFixError(f"cannot open offlineimap's lock file {path}: {error.strerror or error}") from None
+        lock = AccountLock(path, descriptor)
         try:
             fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise PhantomFixError(f"account {account} is being synced right now ({path} is locked); "
-                                  f"run adopt --yes again when the sync has finished") from None
-        yield
+            os.close(descriptor)
+            raise PhantomFixError(busy) from None
+        if lock.still_held():
+            break
+        os.close(descriptor)  # removed or replaced between open and lock: lock the file that is there now
+    else:
+        raise PhantomFixError(busy)
+    try:
+        yield lock
     finally:
         os.close(descriptor)
 
 
 def _pause(step: str) -> None:
+    """Test-only: stop this process (SIGSTOP) after ``step``; a test resumes (SIGCONT) or kills it."""
     if os.environ.get(PAUSE_ENV) == step:
         sys.stderr.write(f"adopt: paused after {step}\n")
         sys.stderr.flush()
-        while True:
-            time.sleep(60)
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -245,8 +284,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 def move_out(item: Found, key: MessageKey, store: PhantomStore, quarantine: Path, deliver: Callable[[bytes], Path],
-             *, skipped: bool) -> None:
-    """The four steps for one notice (see the module docstring); each is skipped when already done."""
+             lock: AccountLock, *, skipped: bool) -> None:
+    """The four steps for one notice (see the module docstring); each is skipped when already done.
+
+    offlineimap's status and the Maildir are touched only while the lock file is still the one held; and
+    the file is not removed when its UID is back in the status (a sync ran meanwhile: removing it now
+    would make the next sync delete the message on the server)."""
     kept = same_content_in(quarantine, item.content) or deliver(item.content)
     _pause(STEPS[0])
     record = store.get(key)
@@ -255,8 +298,13 @@ def move_out(item: Found, key: MessageKey, store: PhantomStore, quarantine: Path
                      original=item.info.original, size=len(item.content))
     _pause(STEPS[1])
     if not item.resumed:
+        lock.check()
         localstatus.remove_uid(item.folder.status_file, item.uid)
     _pause(STEPS[2])
+    status = localstatus.read_uids(item.folder.status_file)
+    lock.check()
+    if status is not None and item.uid in status:
+        raise PhantomFixError(SYNC_STARTED)
     try:
         item.path.unlink()
     except FileNotFoundError:
@@ -292,7 +340,7 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
             return MessageKey(account, repository, mapped.remote, int(mapped.uidvalidity or 0), uid)
 
         metadata = Path(session.account.getconfig().getmetadatadir())
-        with account_lock(metadata, account) if yes else nullcontext():
+        with account_lock(metadata, account) if yes else nullcontext() as lock:
             with _store(state_dir, create=False) as existing:
                 def adopted(key: MessageKey) -> bool:
                     record = existing.get(key) if existing is not None else None
@@ -307,9 +355,10 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
                 result.quarantine = box.maildir(account)
                 with _store(state_dir, create=True) as store:
                     assert store is not None
+                    assert lock is not None
                     for item in result.placeable:
                         move_out(item, key_for(item.folder, item.uid), store, result.quarantine,
-                                 lambda content: box.deliver(account, content),
+                                 lambda content: box.deliver(account, content), lock,
                                  skipped=options.action is not PhantomAction.RETRY)
                         result.moved += 1
                         say(f"moved to the quarantine: {clean_text(item.folder.remote)} UID {item.uid}")

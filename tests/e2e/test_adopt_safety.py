@@ -1,0 +1,83 @@
+"""``adopt --yes`` against syncs that run beside it, and what it keeps of each notice (real offlineimap,
+the emulator). Builds on the archive of :mod:`tests.e2e.test_adopt`."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offlineimap_phantomfix.adopt import PAUSE_ENV, SYNC_STARTED
+from offlineimap_phantomfix.testing.harness import offlineimap_env, read_maildir, run_offlineimap
+
+from .phantomsafe_helpers import sync
+from .test_adopt import Archive, build_archive, check_after_adoption, helper_command, server_changes, status_uids
+
+pytestmark = pytest.mark.e2e
+
+
+def paused_adopt(archive: Archive, step: str) -> subprocess.Popen[str]:
+    """``adopt --yes`` stopped (SIGSTOP) right after ``step`` of its first notice."""
+    process = subprocess.Popen(helper_command(archive.setup, "adopt", "--yes"), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               env=offlineimap_env(archive.setup, {PAUSE_ENV: step}))
+    assert process.stderr is not None
+    deadline = time.monotonic() + 120
+    line = ""
+    while time.monotonic() < deadline and process.poll() is None:
+        line = process.stderr.readline()
+        if f"paused after {step}" in line:
+            break
+    assert f"paused after {step}" in line, (process.poll(), line)
+    return process
+
+
+def on_disk(archive: Archive) -> set[tuple[str, int]]:
+    return {(name, m.uid) for name, msgs in read_maildir(archive.setup.maildir).items() for m in msgs}
+
+
+@pytest.mark.parametrize("step", ["quarantined", "status-removed"])
+def test_a_sync_that_slips_past_the_lock_stops_adopt_and_nothing_is_lost(emulator: Any, tmp_path: Path,
+                                                                         step: str) -> None:
+    """offlineimap refused the lock still removes the lock file on its way out; the next one creates a new
+    file, locks it and syncs while adopt is half-way. adopt must notice and stop, never leave a UID in the
+    status whose file it removed (the next sync would delete that message on the server)."""
+    archive = build_archive(emulator, tmp_path)
+    archive.switch()
+    fetched = {key: emulator.content_fetches(*key) for key in archive.phantoms}
+    adopt = paused_adopt(archive, step)
+    try:
+        refused = run_offlineimap(archive.setup)
+        assert "Could not lock account" in refused.output, refused.output
+        beside = run_offlineimap(archive.setup)
+        assert beside.returncode == 0 and "Could not lock" not in beside.output, beside.output
+    finally:
+        os.kill(adopt.pid, signal.SIGCONT)
+    _, err = adopt.communicate(timeout=120)
+    assert adopt.returncode == 1 and err == f"offlineimap-phantomfix: error: {SYNC_STARTED}\n", err
+    assert status_uids(archive.setup) <= on_disk(archive)
+    after = sync(archive.setup)
+    assert after.returncode == 0, after.output
+    assert server_changes(emulator) == []
+    done = archive.adopt("--yes")
+    assert done.returncode == 0, done.stderr
+    check_after_adoption(emulator, archive, fetched)
+
+
+@pytest.mark.parametrize("kind", ["lockf", "flock"])
+def test_adopt_refuses_either_kind_of_account_lock(emulator: Any, tmp_path: Path, kind: str) -> None:
+    """offlineimap locks with lockf, or with flock when portalocker is importable (Debian ships it)."""
+    archive = build_archive(emulator, tmp_path)
+    archive.switch()
+    lock_file = archive.setup.metadata / f"{archive.setup.account}.lock"
+    with open(lock_file, "w") as lock:
+        (fcntl.lockf if kind == "lockf" else fcntl.flock)(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        busy = archive.adopt("--yes")
+    assert busy.returncode == 1 and "is being synced right now" in busy.stderr, busy.stderr
+    assert len(on_disk(archive)) == 20 and status_uids(archive.setup) <= on_disk(archive)
