@@ -284,7 +284,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def move_out(item: Found, key: MessageKey, store: PhantomStore, quarantine: Path, deliver: Callable[[bytes], Path],
-             lock: AccountLock, *, skipped: bool) -> None:
+             lock: AccountLock) -> None:
     """The four steps for one notice (see the module docstring); each is skipped when already done.
 
     offlineimap's status and the Maildir are touched only while the lock file is still the one held; and
@@ -294,7 +294,7 @@ def move_out(item: Found, key: MessageKey, store: PhantomStore, quarantine: Path
     _pause(STEPS[0])
     record = store.get(key)
     if record is None or record.verdict is not Verdict.PLACEHOLDER or not record.quarantine:
-        store.record(key, Verdict.PLACEHOLDER, skipped=skipped, server_said=SERVER_SAID, quarantine=str(kept),
+        store.record(key, Verdict.PLACEHOLDER, skipped=True, server_said=SERVER_SAID, quarantine=str(kept),
                      original=item.info.original, size=len(item.content))
     _pause(STEPS[1])
     if not item.resumed:
@@ -327,11 +327,18 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
         raise ConfigError(f"[Repository {name}] type = {kind or '(none)'}: the next sync would fetch the notices "
                           f"again; set type = PhantomSafe{kind if kind in ('IMAP', 'Gmail') else 'IMAP'} "
                           f"(and activate it, see 'offlineimap-phantomfix doctor') before adopt --yes")
+    options = config.phantom_options(account)
+    if options.action is PhantomAction.RETRY:
+        if yes:
+            raise ConfigError(f"[Repository {config.remote_repository(account)}] phantom_action = retry: every sync "
+                              f"would fetch the adopted notices again and fail on them; set phantom_action = "
+                              f"quarantine (the default) before adopt --yes")
+        say(f"account {account}: phantom_action = retry, so adopt --yes refuses; set phantom_action = quarantine "
+            f"first")
     if not _status_root(config, account).is_dir():
         say(f"account {account}: offlineimap has not synced it yet ({_status_root(config, account)} is missing); "
             f"nothing to adopt")
         return result
-    options = config.phantom_options(account)
     state_dir = config.state_dir(account)
     with open_session(config, account, description="for adopt") as session:
         repository = session.repository.getname()
@@ -358,8 +365,7 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
                     assert lock is not None
                     for item in result.placeable:
                         move_out(item, key_for(item.folder, item.uid), store, result.quarantine,
-                                 lambda content: box.deliver(account, content), lock,
-                                 skipped=options.action is not PhantomAction.RETRY)
+                                 lambda content: box.deliver(account, content), lock)
                         result.moved += 1
                         say(f"moved to the quarantine: {clean_text(item.folder.remote)} UID {item.uid}")
     say(_totals(result, yes=yes))

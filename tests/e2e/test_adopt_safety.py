@@ -17,7 +17,15 @@ from offlineimap_phantomfix.adopt import PAUSE_ENV, SYNC_STARTED
 from offlineimap_phantomfix.testing.harness import offlineimap_env, read_maildir, run_offlineimap
 
 from .phantomsafe_helpers import sync
-from .test_adopt import Archive, build_archive, check_after_adoption, helper_command, server_changes, status_uids
+from .test_adopt import (
+    Archive,
+    build_archive,
+    check_after_adoption,
+    helper_command,
+    server_changes,
+    status_uids,
+    tree,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -81,3 +89,23 @@ def test_adopt_refuses_either_kind_of_account_lock(emulator: Any, tmp_path: Path
         busy = archive.adopt("--yes")
     assert busy.returncode == 1 and "is being synced right now" in busy.stderr, busy.stderr
     assert len(on_disk(archive)) == 20 and status_uids(archive.setup) <= on_disk(archive)
+
+
+def test_adopt_yes_refuses_phantom_action_retry_and_says_what_to_change(emulator: Any, tmp_path: Path) -> None:
+    """With retry every later sync would fetch an adopted notice again and fail on it."""
+    archive = build_archive(emulator, tmp_path)
+    archive.options["remote"]["phantom_action"] = "retry"
+    archive.switch()
+    before = tree(tmp_path)
+    dry = archive.adopt()
+    assert dry.returncode == 0 and "phantom_action = retry, so adopt --yes refuses" in dry.stdout, dry.stdout
+    refused = archive.adopt("--yes")
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "phantom_action = retry" in refused.stderr and "set phantom_action = quarantine" in refused.stderr
+    assert tree(tmp_path) == before
+    del archive.options["remote"]["phantom_action"]
+    archive.switch()
+    fetched = {key: emulator.content_fetches(*key) for key in archive.phantoms}
+    done = archive.adopt("--yes")
+    assert done.returncode == 0 and "recorded as skipped placeholders" in done.stdout, done.stderr
+    check_after_adoption(emulator, archive, fetched)
