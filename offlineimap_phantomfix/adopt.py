@@ -283,14 +283,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(descriptor)
 
 
-def move_out(item: Found, key: MessageKey, store: PhantomStore, quarantine: Path, deliver: Callable[[bytes], Path],
+def move_out(item: Found, key: MessageKey, store: PhantomStore, quarantine: Path, box: Quarantine,
              lock: AccountLock) -> None:
     """The four steps for one notice (see the module docstring); each is skipped when already done.
 
     offlineimap's status and the Maildir are touched only while the lock file is still the one held; and
     the file is not removed when its UID is back in the status (a sync ran meanwhile: removing it now
     would make the next sync delete the message on the server)."""
-    kept = same_content_in(quarantine, item.content) or deliver(item.content)
+    # Under its own name and in its own place (new/ or cur/): the flags stay, and the README's undo (copy it
+    # back under that name) gives offlineimap its U= and FMD5= again, so nothing is uploaded.
+    kept = same_content_in(quarantine, item.content) or box.deliver(
+        key.account, item.content, keep_name=item.path.name, into=item.path.parent.name)
     _pause(STEPS[0])
     record = store.get(key)
     if record is None or record.verdict is not Verdict.PLACEHOLDER or not record.quarantine:
@@ -365,7 +368,7 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
                     assert lock is not None
                     for item in result.placeable:
                         move_out(item, key_for(item.folder, item.uid), store, result.quarantine,
-                                 lambda content: box.deliver(account, content), lock)
+                                 box, lock)
                         result.moved += 1
                         say(f"moved to the quarantine: {clean_text(item.folder.remote)} UID {item.uid}")
     say(_totals(result, yes=yes))

@@ -4,7 +4,9 @@ the emulator). Builds on the archive of :mod:`tests.e2e.test_adopt`."""
 from __future__ import annotations
 
 import fcntl
+import mailbox
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -22,6 +24,7 @@ from .test_adopt import (
     build_archive,
     check_after_adoption,
     helper_command,
+    notice_files,
     server_changes,
     status_uids,
     tree,
@@ -109,3 +112,31 @@ def test_adopt_yes_refuses_phantom_action_retry_and_says_what_to_change(emulator
     done = archive.adopt("--yes")
     assert done.returncode == 0 and "recorded as skipped placeholders" in done.stdout, done.stderr
     check_after_adoption(emulator, archive, fetched)
+
+
+def test_the_quarantine_keeps_each_notice_under_its_name_and_flags_and_copying_it_back_uploads_nothing(
+        emulator: Any, tmp_path: Path) -> None:
+    archive = build_archive(emulator, tmp_path)
+    inbox_uid = next(uid for folder, uid in archive.phantoms if folder == "INBOX")
+    emulator.set_flags("INBOX", inbox_uid, ["\\Seen", "\\Flagged", "\\Answered"])
+    assert sync(archive.setup).returncode == 0  # still stock: the user's flags reach the stored notice
+    originals = {path.name: (path.parent.name, path.read_bytes()) for path in notice_files(archive)}
+    flagged = next(name for name in originals if name.endswith(":2,FRS"))
+    assert originals[flagged][0] == "cur"
+    archive.switch()
+    assert archive.adopt("--yes").returncode == 0
+    box = archive.setup.metadata / "phantomfix" / "quarantine" / archive.setup.account
+    kept = {path.name: (path.parent.name, path.read_bytes()) for path in box.glob("*/*") if path.is_file()}
+    assert kept == originals
+    assert sorted(m.get_flags() for m in mailbox.Maildir(str(box), create=False)) == ["", "FRS"]
+    assert sync(archive.setup).returncode == 0
+
+    # The README's undo: copy the file back into its folder under the same name.
+    shutil.copy2(box / "cur" / flagged, archive.setup.maildir / "INBOX" / "cur" / flagged)
+    for _ in range(2):
+        result = sync(archive.setup)
+        assert result.returncode == 0, result.output
+    assert server_changes(emulator) == [], "copying a notice back must not upload it"
+    assert ("INBOX", inbox_uid) in status_uids(archive.setup)
+    assert [m.uid for m in read_maildir(archive.setup.maildir)["INBOX"] if m.path.name == flagged] == [inbox_uid]
+    assert len(emulator.messages("INBOX")) == 9
