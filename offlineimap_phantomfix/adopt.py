@@ -1,7 +1,8 @@
 """``adopt``: find the substitute notices a stock sync stored in the Maildir as mail, and take them out safely.
 
 The folders are walked the way offlineimap maps them, through offlineimap's own objects: the remote
-repository lists the folders (one LIST on the server, nothing else is sent), its ``folderfilter`` and
+repository lists the folders (one LIST on the server, then one STATUS for each folder with a
+notice, to compare its UIDVALIDITY; nothing else is sent), its ``folderfilter`` and
 ``nametrans`` and the local repository's decide which Maildir folder belongs to which remote folder, the
 Maildir folder parses its own file names (``U=<uid>``, ``FMD5=``, the ``:2,``/``!2,`` info part), and the
 remote folder reads the UIDVALIDITY offlineimap saved for it.
@@ -25,8 +26,8 @@ offlineimap would turn into a deletion on the server.
 
 from __future__ import annotations
 
-import fcntl
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offlineimap_phantomfix import localstatus
+from offlineimap_phantomfix.accountlock import SYNC_STARTED, AccountLock, account_lock
 from offlineimap_phantomfix.errors import ConfigError, NotFoundError, PhantomFixError
 from offlineimap_phantomfix.noticefile import read_notice, same_content_in
 from offlineimap_phantomfix.placeholder import PlaceholderInfo
@@ -61,6 +63,7 @@ class MappedFolder:
     """One synced folder: its remote name (the skip list's), its Maildir folder and offlineimap's state."""
 
     remote: str
+    imap_name: str  # the remote name as sent on the wire
     status_file: Path
     uidvalidity: int | None
     messages: dict[int, str]  # UID -> file; negative: no UID of this folder in the file name
@@ -93,7 +96,7 @@ class AdoptResult:
 
 # --- walking the folders as offlineimap maps them ---------------------------------------------------------
 
-def _status_root(config: PhantomConfig, account: str) -> Path:
+def status_root(config: PhantomConfig, account: str) -> Path:
     return config.metadata_dir() / f"Account-{account}" / "LocalStatus-sqlite"
 
 
@@ -142,7 +145,8 @@ def map_folders(session: Session, folder: str | None) -> list[MappedFolder]:
         root = local_folder.getfullname()
         messages = {int(uid): os.path.join(root, item["filename"]) for uid, item in
                     local_folder.getmessagelist().items()}
-        mapped.append(MappedFolder(remote=remote_folder.getname(), status_file=Path(status_folder.getfullname()),
+        mapped.append(MappedFolder(remote=remote_folder.getname(), imap_name=remote_folder.getfullIMAPname(),
+                                   status_file=Path(status_folder.getfullname()),
                                    uidvalidity=_saved_uidvalidity(remote_folder), messages=messages))
     if folder is not None and not mapped:
         raise NotFoundError(f"no synced folder {folder!r} in account {account.getname()!r} "
@@ -196,6 +200,35 @@ def find_notices(folders: list[MappedFolder], adopted: Callable[[MessageKey], bo
     return found
 
 
+def check_uidvalidity(session: Session, found: list[Found]) -> None:
+    """Mark the notices of a folder whose UIDVALIDITY on the server is not the one offlineimap saved: their
+    UIDs may name other messages now. One STATUS per such folder, read-only."""
+    asked: dict[str, int | None] = {}
+    for item in found:
+        folder = item.folder
+        if item.problem is not None:
+            continue
+        if folder.remote not in asked:
+            asked[folder.remote] = _server_uidvalidity(session, folder.imap_name)
+        if asked[folder.remote] is None:
+            item.problem = "the server did not tell this folder's UIDVALIDITY (STATUS)"
+        elif asked[folder.remote] != folder.uidvalidity:
+            item.problem = "UIDVALIDITY changed on the server"
+
+
+def _server_uidvalidity(session: Session, imap_name: str) -> int | None:
+    imapobj = session.acquire()
+    try:
+        status, data = imapobj.status(imap_name, "(UIDVALIDITY)")
+    except Exception:  # imaplib2's error or abort: the connection is not to be reused
+        session.release(imapobj, broken=True)
+        return None
+    session.release(imapobj)
+    words = b" ".join(part if isinstance(part, bytes) else str(part).encode() for part in data or [] if part)
+    match = re.search(rb"\bUIDVALIDITY (\d+)", words, re.IGNORECASE)
+    return int(match.group(1)) if status == "OK" and match else None
+
+
 def describe(item: Found) -> str:
     """One line: folder, UID, what is known of the lost mail, the file."""
     original = item.info.original
@@ -211,61 +244,6 @@ def describe(item: Found) -> str:
 
 
 # --- moving them out --------------------------------------------------------------------------------------
-
-SYNC_STARTED = "a sync started; run adopt --yes again when it ends"
-
-
-class AccountLock:
-    """offlineimap's own lock for the account, held by this process: ``<metadata>/<account>.lock``.
-
-    offlineimap takes it with ``lockf``, or with ``flock`` when portalocker is importable; the two do not see
-    each other, so both are taken on the same descriptor. A refused offlineimap removes the lock file on its
-    way out, and the next one creates a new file and locks that: :meth:`check` notices the file is no longer
-    the one held."""
-
-    def __init__(self, path: Path, descriptor: int) -> None:
-        self.path = path
-        self.descriptor = descriptor
-
-    def still_held(self) -> bool:
-        try:
-            return os.stat(self.path).st_ino == os.fstat(self.descriptor).st_ino
-        except FileNotFoundError:
-            return False
-
-    def check(self) -> None:
-        if not self.still_held():
-            raise PhantomFixError(SYNC_STARTED)
-
-
-@contextmanager
-def account_lock(metadata: Path, account: str) -> Iterator[AccountLock]:
-    """Take offlineimap's account lock (both kinds, without waiting) or refuse with one line."""
-    path = metadata / f"{account}.lock"
-    busy = (f"account {account} is being synced right now ({path} is locked); run adopt --yes again when the "
-            f"sync has finished")
-    for _ in range(5):
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        except OSError as error:
-            raise PhantomFixError(f"cannot open offlineimap's lock file {path}: {error.strerror or error}") from None
-        lock = AccountLock(path, descriptor)
-        try:
-            fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(descriptor)
-            raise PhantomFixError(busy) from None
-        if lock.still_held():
-            break
-        os.close(descriptor)  # removed or replaced between open and lock: lock the file that is there now
-    else:
-        raise PhantomFixError(busy)
-    try:
-        yield lock
-    finally:
-        os.close(descriptor)
-
 
 def _pause(step: str) -> None:
     """Test-only: stop this process (SIGSTOP) after ``step``; a test resumes (SIGCONT) or kills it."""
@@ -338,8 +316,8 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
                               f"quarantine (the default) before adopt --yes")
         say(f"account {account}: phantom_action = retry, so adopt --yes refuses; set phantom_action = quarantine "
             f"first")
-    if not _status_root(config, account).is_dir():
-        say(f"account {account}: offlineimap has not synced it yet ({_status_root(config, account)} is missing); "
+    if not status_root(config, account).is_dir():
+        say(f"account {account}: offlineimap has not synced it yet ({status_root(config, account)} is missing); "
             f"nothing to adopt")
         return result
     state_dir = config.state_dir(account)
@@ -357,6 +335,7 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
                     return record is not None and record.verdict is Verdict.PLACEHOLDER and bool(record.quarantine)
 
                 result.found = find_notices(map_folders(session, folder), adopted, key_for)
+            check_uidvalidity(session, result.found)
             for item in result.found:
                 say(("cannot place: " if item.problem else "notice: ") + describe(item)
                     + (f" ({item.problem}; left alone)" if item.problem else ""))
@@ -402,33 +381,3 @@ def _store(directory: Path, *, create: bool) -> Iterator[PhantomStore | None]:
         yield store
     finally:
         store.close()
-
-
-def count_notices(config: PhantomConfig, account: str) -> tuple[int, int] | None:
-    """(notices, messages) in every Maildir folder of the account, without a connection; None when
-    offlineimap has not synced the account yet (for ``doctor``)."""
-    from offlineimap import OfflineImapError
-    from offlineimap.repository import Repository
-    from offlineimap.repository.Maildir import MaildirRepository
-
-    from offlineimap_phantomfix.session import open_session
-
-    if not _status_root(config, account).is_dir():
-        return None
-    notices = messages = 0
-    with open_session(config, account, description="for doctor") as session:
-        try:
-            local = Repository(session.account, "local")
-            folders = local.getfolders() if isinstance(local, MaildirRepository) else []
-        except OfflineImapError as error:
-            raise ConfigError(f"account {account!r}: {clean_text(str(error))}") from None
-        for local_folder in folders:
-            local_folder.cachemessagelist()
-            root = local_folder.getfullname()
-            for item in local_folder.getmessagelist().values():
-                messages += 1
-                try:
-                    notices += read_notice(os.path.join(root, item["filename"])) is not None
-                except OSError:
-                    continue
-    return notices, messages

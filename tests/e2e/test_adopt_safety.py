@@ -15,8 +15,18 @@ from typing import Any
 
 import pytest
 
-from offlineimap_phantomfix.adopt import PAUSE_ENV, SYNC_STARTED
-from offlineimap_phantomfix.testing.harness import offlineimap_env, read_maildir, run_offlineimap
+from offlineimap_phantomfix.accountlock import SYNC_STARTED
+from offlineimap_phantomfix.adopt import PAUSE_ENV
+from offlineimap_phantomfix.testing import Fault
+from offlineimap_phantomfix.testing.harness import (
+    ACTIVATION_LINES,
+    offlineimap_env,
+    read_maildir,
+    run_offlineimap,
+    write_offlineimaprc,
+)
+from offlineimap_phantomfix.testing.messages import make_message
+from offlineimap_phantomfix.testing.scenarios import healthy_mailbox
 
 from .phantomsafe_helpers import sync
 from .test_adopt import (
@@ -140,3 +150,41 @@ def test_the_quarantine_keeps_each_notice_under_its_name_and_flags_and_copying_i
     assert ("INBOX", inbox_uid) in status_uids(archive.setup)
     assert [m.uid for m in read_maildir(archive.setup.maildir)["INBOX"] if m.path.name == flagged] == [inbox_uid]
     assert len(emulator.messages("INBOX")) == 9
+
+
+def test_a_folder_whose_uidvalidity_changed_on_the_server_is_left_alone(emulator: Any, tmp_path: Path) -> None:
+    """offlineimap's saved UIDs no longer name the same messages: nothing of that folder may be adopted."""
+    archive = build_archive(emulator, tmp_path)
+    archive.switch()
+    emulator.set_uidvalidity("INBOX", 4242)
+    inbox = next(path for path in notice_files(archive) if path.parent.parent.name == "INBOX")
+    for args in ((), ("--yes",)):
+        result = archive.adopt(*args)
+        assert result.returncode == 0, result.stderr
+        cannot = [line for line in result.stdout.splitlines() if line.startswith("cannot place: ")]
+        assert len(cannot) == 1 and cannot[0].startswith("cannot place: INBOX UID "), result.stdout
+        assert "(UIDVALIDITY changed on the server; left alone)" in cannot[0]
+    assert result.stdout.count("moved to the quarantine: Archive UID") == 1, result.stdout
+    assert [path for path in notice_files(archive)] == [inbox]
+    assert ("INBOX", int(inbox.name.split(",U=")[1].split(",")[0])) in status_uids(archive.setup)
+    assert server_changes(emulator) == []
+
+
+def test_doctor_counts_only_the_folders_adopt_walks(emulator: Any, tmp_path: Path) -> None:
+    """A folder the local or the remote folderfilter now leaves out is not offlineimap's any more: adopt does
+    not touch its notice, so doctor must not count it either."""
+    healthy_mailbox(emulator, {"INBOX": 3, "Old": 2, "Junk": 2})
+    for number, folder in enumerate(("INBOX", "Old", "Junk")):
+        emulator.append(folder, make_message(900 + number, subject=f"Lost {folder}"), fault=Fault.PLACEHOLDER_PEEK)
+    assert sync(write_offlineimaprc(tmp_path, port=emulator.port, repo_type="IMAP")).returncode == 0
+    setup = write_offlineimaprc(tmp_path, port=emulator.port, repo_type="PhantomSafeIMAP",
+                                pythonfile_lines=list(ACTIVATION_LINES),
+                                remote_options={"folderfilter": "lambda f: f != 'Junk'"},
+                                local_options={"folderfilter": "lambda f: f != 'Old'"})
+    env = offlineimap_env(setup)
+    dry = subprocess.run(helper_command(setup, "adopt"), capture_output=True, text=True, env=env, timeout=300)
+    assert [line.split(",")[0] for line in dry.stdout.splitlines() if line.startswith("notice: ")] == \
+        ["notice: INBOX UID 4"], dry.stdout
+    doctor = subprocess.run(helper_command(setup, "doctor"), capture_output=True, text=True, env=env, timeout=300)
+    assert ("warning account Test: Maildir: 1 substitute notice stored as mail in the Maildir (of 4 messages); "
+            "see: offlineimap-phantomfix adopt --account Test") in doctor.stdout, doctor.stdout
