@@ -1,7 +1,8 @@
 """``adopt``: find the substitute notices a stock sync stored in the Maildir as mail, and take them out safely.
 
 The folders are walked the way offlineimap maps them, through offlineimap's own objects: the remote
-repository lists the folders (one LIST on the server, nothing else is sent), its ``folderfilter`` and
+repository lists the folders (one LIST on the server, then one STATUS for each folder with a
+notice, to compare its UIDVALIDITY; nothing else is sent), its ``folderfilter`` and
 ``nametrans`` and the local repository's decide which Maildir folder belongs to which remote folder, the
 Maildir folder parses its own file names (``U=<uid>``, ``FMD5=``, the ``:2,``/``!2,`` info part), and the
 remote folder reads the UIDVALIDITY offlineimap saved for it.
@@ -11,7 +12,10 @@ With ``yes`` each notice goes through these steps, in this order, under offlinei
 1. its bytes are delivered into the quarantine (unless an identical item is there already);
 2. it is recorded in the skip list as ``placeholder``, keyed with the saved UIDVALIDITY;
 3. its UID is removed from offlineimap's status for the folder;
-4. its file is removed from the Maildir.
+4. its file is removed from the Maildir, unless its UID is back in the status.
+
+Steps 3 and 4 run only while the lock file is still the one this process holds: a sync that slipped past
+the lock (see :class:`AccountLock`) stops the run, and a rerun goes on from there.
 
 Stopped anywhere, nothing is lost and a rerun finishes: before step 3 the UID is still in the status *and*
 in the Maildir; between 3 and 4 the file is in the Maildir without a status entry, which offlineimap reads
@@ -22,10 +26,10 @@ offlineimap would turn into a deletion on the server.
 
 from __future__ import annotations
 
-import fcntl
 import os
+import re
+import signal
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offlineimap_phantomfix import localstatus
+from offlineimap_phantomfix.accountlock import SYNC_STARTED, AccountLock, account_lock
 from offlineimap_phantomfix.errors import ConfigError, NotFoundError, PhantomFixError
 from offlineimap_phantomfix.noticefile import read_notice, same_content_in
 from offlineimap_phantomfix.placeholder import PlaceholderInfo
@@ -58,6 +63,7 @@ class MappedFolder:
     """One synced folder: its remote name (the skip list's), its Maildir folder and offlineimap's state."""
 
     remote: str
+    imap_name: str  # the remote name as sent on the wire
     status_file: Path
     uidvalidity: int | None
     messages: dict[int, str]  # UID -> file; negative: no UID of this folder in the file name
@@ -90,7 +96,7 @@ class AdoptResult:
 
 # --- walking the folders as offlineimap maps them ---------------------------------------------------------
 
-def _status_root(config: PhantomConfig, account: str) -> Path:
+def status_root(config: PhantomConfig, account: str) -> Path:
     return config.metadata_dir() / f"Account-{account}" / "LocalStatus-sqlite"
 
 
@@ -139,7 +145,8 @@ def map_folders(session: Session, folder: str | None) -> list[MappedFolder]:
         root = local_folder.getfullname()
         messages = {int(uid): os.path.join(root, item["filename"]) for uid, item in
                     local_folder.getmessagelist().items()}
-        mapped.append(MappedFolder(remote=remote_folder.getname(), status_file=Path(status_folder.getfullname()),
+        mapped.append(MappedFolder(remote=remote_folder.getname(), imap_name=remote_folder.getfullIMAPname(),
+                                   status_file=Path(status_folder.getfullname()),
                                    uidvalidity=_saved_uidvalidity(remote_folder), messages=messages))
     if folder is not None and not mapped:
         raise NotFoundError(f"no synced folder {folder!r} in account {account.getname()!r} "
@@ -193,6 +200,35 @@ def find_notices(folders: list[MappedFolder], adopted: Callable[[MessageKey], bo
     return found
 
 
+def check_uidvalidity(session: Session, found: list[Found]) -> None:
+    """Mark the notices of a folder whose UIDVALIDITY on the server is not the one offlineimap saved: their
+    UIDs may name other messages now. One STATUS per such folder, read-only."""
+    asked: dict[str, int | None] = {}
+    for item in found:
+        folder = item.folder
+        if item.problem is not None:
+            continue
+        if folder.remote not in asked:
+            asked[folder.remote] = _server_uidvalidity(session, folder.imap_name)
+        if asked[folder.remote] is None:
+            item.problem = "the server did not tell this folder's UIDVALIDITY (STATUS)"
+        elif asked[folder.remote] != folder.uidvalidity:
+            item.problem = "UIDVALIDITY changed on the server"
+
+
+def _server_uidvalidity(session: Session, imap_name: str) -> int | None:
+    imapobj = session.acquire()
+    try:
+        status, data = imapobj.status(imap_name, "(UIDVALIDITY)")
+    except Exception:  # imaplib2's error or abort: the connection is not to be reused
+        session.release(imapobj, broken=True)
+        return None
+    session.release(imapobj)
+    words = b" ".join(part if isinstance(part, bytes) else str(part).encode() for part in data or [] if part)
+    match = re.search(rb"\bUIDVALIDITY (\d+)", words, re.IGNORECASE)
+    return int(match.group(1)) if status == "OK" and match else None
+
+
 def describe(item: Found) -> str:
     """One line: folder, UID, what is known of the lost mail, the file."""
     original = item.info.original
@@ -209,31 +245,12 @@ def describe(item: Found) -> str:
 
 # --- moving them out --------------------------------------------------------------------------------------
 
-@contextmanager
-def account_lock(metadata: Path, account: str) -> Iterator[None]:
-    """offlineimap's own lock for the account (``<metadata>/<account>.lock``, exclusive ``lockf``)."""
-    path = metadata / f"{account}.lock"
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise PhantomFixError(f"cannot open offlineimap's lock file {path}: {error.strerror or error}") from None
-    try:
-        try:
-            fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise PhantomFixError(f"account {account} is being synced right now ({path} is locked); "
-                                  f"run adopt --yes again when the sync has finished") from None
-        yield
-    finally:
-        os.close(descriptor)
-
-
 def _pause(step: str) -> None:
+    """Test-only: stop this process (SIGSTOP) after ``step``; a test resumes (SIGCONT) or kills it."""
     if os.environ.get(PAUSE_ENV) == step:
         sys.stderr.write(f"adopt: paused after {step}\n")
         sys.stderr.flush()
-        while True:
-            time.sleep(60)
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -244,19 +261,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(descriptor)
 
 
-def move_out(item: Found, key: MessageKey, store: PhantomStore, quarantine: Path, deliver: Callable[[bytes], Path],
-             *, skipped: bool) -> None:
-    """The four steps for one notice (see the module docstring); each is skipped when already done."""
-    kept = same_content_in(quarantine, item.content) or deliver(item.content)
+def move_out(item: Found, key: MessageKey, store: PhantomStore, quarantine: Path, box: Quarantine,
+             lock: AccountLock) -> None:
+    """The four steps for one notice (see the module docstring); each is skipped when already done.
+
+    offlineimap's status and the Maildir are touched only while the lock file is still the one held; and
+    the file is not removed when its UID is back in the status (a sync ran meanwhile: removing it now
+    would make the next sync delete the message on the server)."""
+    # Under its own name and in its own place (new/ or cur/): the flags stay, and the README's undo (copy it
+    # back under that name) gives offlineimap its U= and FMD5= again, so nothing is uploaded.
+    kept = same_content_in(quarantine, item.content) or box.deliver(
+        key.account, item.content, keep_name=item.path.name, into=item.path.parent.name)
     _pause(STEPS[0])
     record = store.get(key)
     if record is None or record.verdict is not Verdict.PLACEHOLDER or not record.quarantine:
-        store.record(key, Verdict.PLACEHOLDER, skipped=skipped, server_said=SERVER_SAID, quarantine=str(kept),
+        store.record(key, Verdict.PLACEHOLDER, skipped=True, server_said=SERVER_SAID, quarantine=str(kept),
                      original=item.info.original, size=len(item.content))
     _pause(STEPS[1])
     if not item.resumed:
+        lock.check()
         localstatus.remove_uid(item.folder.status_file, item.uid)
     _pause(STEPS[2])
+    status = localstatus.read_uids(item.folder.status_file)
+    lock.check()
+    if status is not None and item.uid in status:
+        raise PhantomFixError(SYNC_STARTED)
     try:
         item.path.unlink()
     except FileNotFoundError:
@@ -279,11 +308,18 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
         raise ConfigError(f"[Repository {name}] type = {kind or '(none)'}: the next sync would fetch the notices "
                           f"again; set type = PhantomSafe{kind if kind in ('IMAP', 'Gmail') else 'IMAP'} "
                           f"(and activate it, see 'offlineimap-phantomfix doctor') before adopt --yes")
-    if not _status_root(config, account).is_dir():
-        say(f"account {account}: offlineimap has not synced it yet ({_status_root(config, account)} is missing); "
+    options = config.phantom_options(account)
+    if options.action is PhantomAction.RETRY:
+        if yes:
+            raise ConfigError(f"[Repository {config.remote_repository(account)}] phantom_action = retry: every sync "
+                              f"would fetch the adopted notices again and fail on them; set phantom_action = "
+                              f"quarantine (the default) before adopt --yes")
+        say(f"account {account}: phantom_action = retry, so adopt --yes refuses; set phantom_action = quarantine "
+            f"first")
+    if not status_root(config, account).is_dir():
+        say(f"account {account}: offlineimap has not synced it yet ({status_root(config, account)} is missing); "
             f"nothing to adopt")
         return result
-    options = config.phantom_options(account)
     state_dir = config.state_dir(account)
     with open_session(config, account, description="for adopt") as session:
         repository = session.repository.getname()
@@ -292,13 +328,14 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
             return MessageKey(account, repository, mapped.remote, int(mapped.uidvalidity or 0), uid)
 
         metadata = Path(session.account.getconfig().getmetadatadir())
-        with account_lock(metadata, account) if yes else nullcontext():
+        with account_lock(metadata, account) if yes else nullcontext() as lock:
             with _store(state_dir, create=False) as existing:
                 def adopted(key: MessageKey) -> bool:
                     record = existing.get(key) if existing is not None else None
                     return record is not None and record.verdict is Verdict.PLACEHOLDER and bool(record.quarantine)
 
                 result.found = find_notices(map_folders(session, folder), adopted, key_for)
+            check_uidvalidity(session, result.found)
             for item in result.found:
                 say(("cannot place: " if item.problem else "notice: ") + describe(item)
                     + (f" ({item.problem}; left alone)" if item.problem else ""))
@@ -307,10 +344,10 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
                 result.quarantine = box.maildir(account)
                 with _store(state_dir, create=True) as store:
                     assert store is not None
+                    assert lock is not None
                     for item in result.placeable:
                         move_out(item, key_for(item.folder, item.uid), store, result.quarantine,
-                                 lambda content: box.deliver(account, content),
-                                 skipped=options.action is not PhantomAction.RETRY)
+                                 box, lock)
                         result.moved += 1
                         say(f"moved to the quarantine: {clean_text(item.folder.remote)} UID {item.uid}")
     say(_totals(result, yes=yes))
@@ -344,33 +381,3 @@ def _store(directory: Path, *, create: bool) -> Iterator[PhantomStore | None]:
         yield store
     finally:
         store.close()
-
-
-def count_notices(config: PhantomConfig, account: str) -> tuple[int, int] | None:
-    """(notices, messages) in every Maildir folder of the account, without a connection; None when
-    offlineimap has not synced the account yet (for ``doctor``)."""
-    from offlineimap import OfflineImapError
-    from offlineimap.repository import Repository
-    from offlineimap.repository.Maildir import MaildirRepository
-
-    from offlineimap_phantomfix.session import open_session
-
-    if not _status_root(config, account).is_dir():
-        return None
-    notices = messages = 0
-    with open_session(config, account, description="for doctor") as session:
-        try:
-            local = Repository(session.account, "local")
-            folders = local.getfolders() if isinstance(local, MaildirRepository) else []
-        except OfflineImapError as error:
-            raise ConfigError(f"account {account!r}: {clean_text(str(error))}") from None
-        for local_folder in folders:
-            local_folder.cachemessagelist()
-            root = local_folder.getfullname()
-            for item in local_folder.getmessagelist().values():
-                messages += 1
-                try:
-                    notices += read_notice(os.path.join(root, item["filename"])) is not None
-                except OSError:
-                    continue
-    return notices, messages

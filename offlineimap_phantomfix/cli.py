@@ -532,8 +532,8 @@ def _say(line: str) -> None:
 
 
 def _check_notices(config: PhantomConfig, account: str) -> tuple[str, str]:
-    from offlineimap_phantomfix.adopt import count_notices
     from offlineimap_phantomfix.config import PHANTOMSAFE_TYPES
+    from offlineimap_phantomfix.noticecount import count_notices
 
     if config.remote_type(account) not in (*PHANTOMSAFE_TYPES, *STOCK_TYPES):
         return "ok", "not an IMAP account: not checked"

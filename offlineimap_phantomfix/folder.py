@@ -43,7 +43,8 @@ class PhantomSafeFolderMixin:
         # connection raises TypeError (a format-string bug) and kills the folder thread.
         self.retrycount = 1
         self._phantom_skip: frozenset[int] = frozenset()
-        self._phantom_user_ignore: Any = getattr(self, "copy_ignoreUIDs", None)  # copy_ignore_eval's UIDs
+        user = getattr(self, "copy_ignoreUIDs", None)  # copy_ignore_eval's UIDs: any iterable, read once
+        self._phantom_user_ignore: list[Any] | None = None if user is None else list(user)
         self._phantom_open: dict[int, PhantomRecord] = {}  # recorded, not yet recovered: healed when delivered
         self._phantom_prefetched: dict[int, object] = {}
         self._phantom_lock = threading.Lock()
@@ -55,9 +56,9 @@ class PhantomSafeFolderMixin:
         self._phantom_skip = self.repository.phantom_skip_set(self)  # type: ignore[attr-defined]
         # offlineimap's own "do not copy" list: it logs "IGNORED: Copy message UID n" instead of pretending to
         # copy a skipped phantom on every sync. The user's copy_ignore_eval UIDs stay in it.
-        user = list(self._phantom_user_ignore or [])
-        extra = sorted(self._phantom_skip.difference(user))
-        self.copy_ignoreUIDs = user + extra if extra else self._phantom_user_ignore
+        user = self._phantom_user_ignore
+        extra = sorted(self._phantom_skip.difference(user or []))
+        self.copy_ignoreUIDs = None if user is None and not extra else [*(user or []), *extra]
         self._phantom_open = self.repository.phantom_open_records(self)  # type: ignore[attr-defined]
 
     # --- copying ------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ after a mail reader moved them.
 ``<phantom_dir>/quarantine/<account>/`` is a real Maildir (``tmp``, ``new``, ``cur``) that Mutt and notmuch read.
 Items are written the Maildir way: to ``tmp/`` (mode 0600, fsync), then renamed into ``new/``. File names are
 made only of our own text (time, pid, a counter, the message's UID and UIDVALIDITY, the host name and the account
-name passed through :func:`~offlineimap_phantomfix.sanitize.safe_name`), never of anything a server chose.
+name passed through :func:`~offlineimap_phantomfix.sanitize.safe_name`), never of anything a server chose;
+``adopt`` keeps a file taken from the user's Maildir under the name offlineimap gave it there.
 
 A mail reader moves a file from ``new/`` to ``cur/`` and appends flags (``:2,S``) but keeps its unique name
 (the part before ``:``), so :func:`resolve` finds a recorded item again by that name. The item itself is built
@@ -94,10 +95,16 @@ class Quarantine:
             raise QuarantineError(f"cannot create the quarantine Maildir {path}: {_reason(error)}") from None
         return path
 
-    def deliver(self, account: str, content: bytes, key: MessageKey | None = None) -> Path:
-        """Store ``content`` as one new message; returns the path of the file in ``new/``. With ``key`` the
-        file name carries the message's UID and UIDVALIDITY, so that :meth:`find` reads few files."""
+    def deliver(self, account: str, content: bytes, key: MessageKey | None = None, *, keep_name: str | None = None,
+                into: str = "new") -> Path:
+        """Store ``content`` as one message; returns the path of the file (in ``new/`` unless kept). With ``key``
+        the file name carries the message's UID and UIDVALIDITY, so that :meth:`find` reads few files.
+
+        ``keep_name`` (a Maildir file name, info part and all) and ``into`` (``new`` or ``cur``) keep a file
+        taken from another Maildir under its own name, flags and place; a name that is not a plain file name,
+        or is taken already, gets a fresh name in ``new/`` instead."""
         maildir = self.maildir(account)
+        kept = _keepable(maildir, keep_name, into)
         temporary: Path | None = None
         try:
             for _ in range(100):
@@ -116,12 +123,12 @@ class Quarantine:
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
-            final = maildir / "new" / temporary.name
+            final = kept or maildir / "new" / temporary.name
             if final.exists() or (maildir / "cur" / temporary.name).exists():  # pragma: no cover - paranoia
                 raise OSError(errno.EEXIST, "a message of that name already exists", str(final))
             os.rename(temporary, final)
             temporary = None
-            _fsync_dir(maildir / "new")
+            _fsync_dir(final.parent)
             return final
         except OSError as error:
             raise QuarantineError(f"cannot write a quarantine item in {maildir}: {_reason(error)}") from None
@@ -152,6 +159,18 @@ class Quarantine:
 
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_KEEPABLE = re.compile(r"[A-Za-z0-9_.,=:!+-]{1,200}")
+
+
+def _keepable(maildir: Path, name: str | None, into: str) -> Path | None:
+    if name is None or into not in ("new", "cur") or not _KEEPABLE.fullmatch(name) or name.startswith("."):
+        return None
+    base = re.split(r"[:!]2,", name)[0]
+    for sub in ("new", "cur"):
+        if any(entry.name == name or re.split(r"[:!]2,", entry.name)[0] == base
+               for entry in os.scandir(maildir / sub)):
+            return None
+    return maildir / into / name
 
 
 def _make_dir(path: Path) -> None:

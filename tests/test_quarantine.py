@@ -83,6 +83,20 @@ def test_deliver_writes_0600_into_new_and_leaves_tmp_empty(tmp_path: Path) -> No
     assert f"P{os.getpid()}Q" in path.name
 
 
+def test_deliver_can_keep_a_maildir_file_name_flags_and_place(tmp_path: Path) -> None:
+    box = Quarantine(tmp_path)
+    name = "1700000000_3.123.host,U=7,FMD5=0123456789abcdef:2,FS"
+    kept = box.deliver("Work", b"one", keep_name=name, into="cur")
+    assert kept == tmp_path / "Work" / "cur" / name and kept.read_bytes() == b"one"
+    assert [m.get_flags() for m in mailbox.Maildir(str(tmp_path / "Work"), create=False)] == ["FS"]
+    # The same message name with other flags, a path, a dot file, another place: a fresh name in new/.
+    for other, into in ((name.replace(":2,FS", ":2,S"), "cur"), ("../escape", "cur"), (".hidden", "cur"),
+                        ("1700000001_1.1.host:2,", "tmp")):
+        path = box.deliver("Work", b"two", keep_name=other, into=into)
+        assert path.parent == tmp_path / "Work" / "new" and path.name != other
+    assert not list((tmp_path / "Work" / "tmp").iterdir())
+
+
 def test_unique_names_under_many_threads(tmp_path: Path) -> None:
     quarantine = Quarantine(tmp_path / "q")
     paths: list[Path] = []

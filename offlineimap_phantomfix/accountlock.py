@@ -1,0 +1,67 @@
+"""offlineimap's own lock for an account, taken by ``adopt --yes`` so that no sync runs beside it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from offlineimap_phantomfix.errors import PhantomFixError
+
+__all__ = ["SYNC_STARTED", "AccountLock", "account_lock"]
+
+SYNC_STARTED = "a sync started; run adopt --yes again when it ends"
+
+
+class AccountLock:
+    """offlineimap's own lock for the account, held by this process: ``<metadata>/<account>.lock``.
+
+    offlineimap takes it with ``lockf``, or with ``flock`` when portalocker is importable; the two do not see
+    each other, so both are taken on the same descriptor. A refused offlineimap removes the lock file on its
+    way out, and the next one creates a new file and locks that: :meth:`check` notices the file is no longer
+    the one held."""
+
+    def __init__(self, path: Path, descriptor: int) -> None:
+        self.path = path
+        self.descriptor = descriptor
+
+    def still_held(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self.descriptor).st_ino
+        except FileNotFoundError:
+            return False
+
+    def check(self) -> None:
+        if not self.still_held():
+            raise PhantomFixError(SYNC_STARTED)
+
+
+@contextmanager
+def account_lock(metadata: Path, account: str) -> Iterator[AccountLock]:
+    """Take offlineimap's account lock (both kinds, without waiting) or refuse with one line."""
+    path = metadata / f"{account}.lock"
+    busy = (f"account {account} is being synced right now ({path} is locked); run adopt --yes again when the "
+            f"sync has finished")
+    for _ in range(5):
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise PhantomFixError(f"cannot open offlineimap's lock file {path}: {error.strerror or error}") from None
+        lock = AccountLock(path, descriptor)
+        try:
+            fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            raise PhantomFixError(busy) from None
+        if lock.still_held():
+            break
+        os.close(descriptor)  # removed or replaced between open and lock: lock the file that is there now
+    else:
+        raise PhantomFixError(busy)
+    try:
+        yield lock
+    finally:
+        os.close(descriptor)
