@@ -321,7 +321,7 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
             f"nothing to adopt")
         return result
     state_dir = config.state_dir(account)
-    with open_session(config, account, description="for adopt") as session:
+    with open_session(config, account, description="for adopt", real_metadata=True) as session:
         repository = session.repository.getname()
 
         def key_for(mapped: MappedFolder, uid: int) -> MessageKey:

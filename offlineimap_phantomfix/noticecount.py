@@ -36,7 +36,7 @@ def count_notices(config: PhantomConfig, account: str) -> tuple[int, int] | None
     if not root.is_dir():
         return None
     notices = messages = 0
-    with open_session(config, account, description="for doctor") as session:
+    with open_session(config, account, description="for doctor", real_metadata=True) as session:
         remote = session.repository
         try:
             local = Repository(session.account, "local")

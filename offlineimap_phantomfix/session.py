@@ -236,15 +236,22 @@ def _socket_timeout(parser: Any) -> float:
 
 
 @contextmanager
-def open_session(config: PhantomConfig, account: str, *, description: str = "") -> Iterator[Session]:
+def open_session(config: PhantomConfig, account: str, *, description: str = "",
+                 real_metadata: bool = False) -> Iterator[Session]:
     """A :class:`Session` for ``account``; its connections are recorded and all closed on exit.
 
     While it is open, offlineimap's global UI is ours and the module-level socket timeout is the configured
     ``socktimeout`` (or :data:`DEFAULT_TIMEOUT`); both are restored afterwards. offlineimap works on a copy of
     the configuration whose ``metadata`` is a temporary directory: building its account and repositories
-    creates directories there, and nothing of the user's is written.
+    creates directories there, and nothing of the user's is written. ``real_metadata`` keeps the user's own
+    ``metadata`` instead, for a command that must read offlineimap's state there (``adopt``: its status, its
+    saved UIDVALIDITY, its account lock).
     """
     config.check_account(account)
+    if real_metadata:
+        with _opened(config, account, copy.deepcopy(config.parser), description) as session:
+            yield session
+        return
     with tempfile.TemporaryDirectory(prefix="phantomfix-session-") as metadata:
         parser = copy.deepcopy(config.parser)
         parser.set("general", "metadata", metadata)
