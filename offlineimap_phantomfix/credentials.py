@@ -51,6 +51,8 @@ def guard_secrets(server: Any, repository: Any, transcript: Transcript) -> None:
         except OfflineImapError as error:  # offlineimap's own words name the file or type, never the value
             raise PasswordSourceFailed(f"[{section}] {source}: {first_line(str(error))}") from None
         except Exception as error:
+            if source == "netrc" and type(error).__module__.startswith("keyring"):
+                raise  # no password configured at all, and keyring has no backend: the session says just that
             kind = type(error).__name__
             raise PasswordSourceFailed(f"[{section}] {source} failed ({kind}; the value is not shown)") from None
         if isinstance(value, str):
