@@ -109,9 +109,9 @@ def test_inbox_is_matched_whatever_its_case(emulator: Any, tmp_path: Path) -> No
     setup = phantomsafe_setup(tmp_path, emulator)
     with PhantomStore(state(setup)) as store:  # recorded under a UIDVALIDITY the folder no longer has
         store.record(MessageKey("Test", "TestRemote", "INBOX", 7, uid), Verdict.EMPTY, skipped=True)
-    status, out, _ = _purge(setup, uid, folder="Inbox")
+    status, out, err = _purge(setup, uid, folder="Inbox")
     assert status == 0 and "would refuse: Inbox has UIDVALIDITY 1 now, but UID 2 was recorded under UIDVALIDITY 7" \
-        in out, out
+        in out, (out, err)
     status, out, err = _purge(setup, uid, "--yes", folder="Inbox")
     assert status == 1 and "recorded under UIDVALIDITY 7" in err and len(err.strip().splitlines()) == 1, err
     assert _changes(emulator) == []
