@@ -6,6 +6,7 @@ Each scenario runs real PhantomSafeIMAP syncs (the offlineimap program) and the 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +42,18 @@ def _changes(emulator: Any) -> list[str]:
 
 
 def _assert_refused(setup: OfflineimapSetup, emulator: Any, uid: int, needle: str, folder: str = "INBOX") -> None:
-    before = [(m.uid, frozenset(m.flags)) for m in emulator.messages("INBOX")]
+    before = _server_state(emulator)
     for extra in ((), ("--yes",)):
         status, out, err = _purge(setup, uid, *extra, folder=folder)
         assert status == 1, (out, err)
         assert needle in err and len(err.strip().splitlines()) == 1, err
         assert "Traceback" not in out + err
     assert _changes(emulator) == []
-    assert [(m.uid, frozenset(m.flags)) for m in emulator.messages("INBOX")] == before
+    assert _server_state(emulator) == before
+
+
+def _server_state(emulator: Any) -> list[tuple[str, int, frozenset[str]]]:
+    return [(f, m.uid, frozenset(m.flags)) for f in emulator.folders() for m in emulator.messages(f)]
 
 
 def test_repaired_phantom_is_never_purged_and_heals(emulator: Any, tmp_path: Path) -> None:
@@ -115,3 +120,86 @@ def test_inbox_is_matched_whatever_its_case(emulator: Any, tmp_path: Path) -> No
     status, out, err = _purge(setup, uid, "--yes", folder="Inbox")
     assert status == 1 and "recorded under UIDVALIDITY 7" in err and len(err.strip().splitlines()) == 1, err
     assert _changes(emulator) == []
+
+
+# --- the local copy is found where offlineimap keeps it -----------------------------------------------------
+
+@dataclass(frozen=True)
+class Mapping:
+    """A server folder, how offlineimap is told to name it locally, and the names that follow."""
+
+    server: str  # the folder on the wire
+    named: str  # offlineimap's name of it: what the report and purge --folder say
+    local: str  # its Maildir folder, relative to localfolders
+    remote_options: dict[str, str] = field(default_factory=dict)
+    local_options: dict[str, str] = field(default_factory=dict)
+    account_options: dict[str, str] = field(default_factory=dict)
+
+
+MAPPINGS = {
+    # remote nametrans alone; the server must not get a "Posteingang" folder, so no folder creation there
+    "remote-nametrans": Mapping("INBOX", "INBOX", "Posteingang",
+                                remote_options={"nametrans": "lambda f: {'INBOX': 'Posteingang'}.get(f, f)",
+                                                "createfolders": "False"}),
+    # one Maildir tree for several accounts: a prefix on the way in, taken off again by the local nametrans
+    "prefix-both-ways": Mapping("Archive", "Archive", "Work.Archive",
+                                remote_options={"nametrans": "lambda f: 'Work.' + f"},
+                                local_options={"nametrans": "lambda f: re.sub(r'^Work\\.', '', f)"}),
+    "nested-sep-slash": Mapping("Lists/python", "Lists/python", "Lists/python", local_options={"sep": "/"}),
+    "utf8foldernames": Mapping("Entw&APw-rfe", "Entwürfe", "Entwürfe", account_options={"utf8foldernames": "yes"}),
+    "modified-utf7": Mapping("Entw&APw-rfe", "Entw&APw-rfe", "Entw&APw-rfe"),
+}
+
+
+def _mapped_mailbox(emulator: Any, tmp_path: Path, mapping: Mapping) -> tuple[OfflineimapSetup, int, Path]:
+    """Three messages in the mapped folder, synced by PhantomSafeIMAP; the middle one then turns phantom.
+    Returns the setup, its UID and its local file."""
+    emulator.add_folder(mapping.server)
+    for number in (1, 2, 3):
+        emulator.append(mapping.server, make_message(number, subject=f"Mapped {number}"))
+    setup = phantomsafe_setup(tmp_path, emulator, remote_options=mapping.remote_options,
+                              local_options=mapping.local_options, account_options=mapping.account_options)
+    result = sync(setup)
+    assert result.returncode == 0, result.output
+    local = {m.uid: m.path for m in read_maildir(setup.maildir).get(mapping.local, [])}
+    assert set(local) == {1, 2, 3}, f"expected the Maildir folder {mapping.local!r}: {read_maildir(setup.maildir)}"
+    emulator.set_fault(mapping.server, 2, Fault.EMPTY)  # the server cannot deliver it any more; we have it
+    return setup, 2, local[2]
+
+
+@pytest.mark.parametrize("case", sorted(MAPPINGS))
+def test_a_copy_under_offlineimaps_folder_mapping_is_found(emulator: Any, tmp_path: Path, case: str) -> None:
+    mapping = MAPPINGS[case]
+    setup, uid, path = _mapped_mailbox(emulator, tmp_path, mapping)
+    content = path.read_bytes()
+    _assert_refused(setup, emulator, uid, f"{mapping.named} UID {uid}: the local Maildir holds a synced copy",
+                    folder=mapping.named)
+    assert path.read_bytes() == content
+    assert sync(setup).returncode == 0
+    assert path.read_bytes() == content and _changes(emulator) == []
+
+
+def test_a_uid_in_offlineimaps_status_is_refused_though_its_file_is_gone(emulator: Any, tmp_path: Path) -> None:
+    """The user deleted the local copy; offlineimap's status still holds the UID. purge refuses, and says the
+    next sync propagates that deletion itself, which it then does."""
+    mapping = MAPPINGS["remote-nametrans"]
+    setup, uid, path = _mapped_mailbox(emulator, tmp_path, mapping)
+    path.unlink()
+    _assert_refused(setup, emulator, uid, "says it synced this message, whose local copy is gone; offlineimap "
+                    "propagates a deletion either way: the next sync deletes it on the server itself",
+                    folder=mapping.named)
+    assert sync(setup).returncode == 0
+    assert [m.uid for m in emulator.messages("INBOX")] == [1, 3]
+    assert sum(entry.command in {"UID EXPUNGE", "EXPUNGE"} for entry in emulator.log) == 1
+
+
+def test_a_mapping_that_cannot_be_read_refuses(emulator: Any, tmp_path: Path) -> None:
+    mapping = MAPPINGS["prefix-both-ways"]
+    setup, uid, path = _mapped_mailbox(emulator, tmp_path, mapping)
+    text = setup.config.read_text(encoding="utf-8")
+    setup.config.write_text(text.replace("re.sub(r'^Work\\.', '', f)", "re.sub(r'^Work\\.', '', undefined_name)"),
+                            encoding="utf-8")
+    assert "undefined_name" in setup.config.read_text(encoding="utf-8")
+    _assert_refused(setup, emulator, uid, "cannot tell which local folder offlineimap syncs it to (NameError",
+                    folder=mapping.named)
+    assert path.is_file()
