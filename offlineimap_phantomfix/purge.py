@@ -141,6 +141,7 @@ def _check_still_a_phantom(session: Session, folder: str, uid: int) -> None:
         _locate_or_fail(session, imapobj, folder, uid, state)
     finally:
         session.release(imapobj)  # the ladder takes its own connections (maxconnections may be 1)
+    _check_not_synced(session, folder, uid, state.uidvalidity)  # first: a nametrans that raises stops here
     accept = accepts_like_offlineimap(session.repository.getfolder(folder, decode=False))
     outcome = run_ladder(PoolSource(session.server, state.mailbox), uid, accept=accept)
     nothing = "nothing was changed"
@@ -150,7 +151,6 @@ def _check_still_a_phantom(session: Session, folder: str, uid: int) -> None:
                                    f"it is no phantom; the next sync fetches it ({nothing})")
     if outcome.verdict is Verdict.VANISHED:
         raise NotFoundError(f"UID {uid} is no longer in folder {folder!r} on {session.where} ({nothing})")
-    _check_not_synced(session, folder, uid, state.uidvalidity)
 
 
 def _check_not_synced(session: Session, folder: str, uid: int, uidvalidity: int | None) -> None:

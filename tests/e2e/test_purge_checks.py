@@ -193,13 +193,16 @@ def test_a_uid_in_offlineimaps_status_is_refused_though_its_file_is_gone(emulato
     assert sum(entry.command in {"UID EXPUNGE", "EXPUNGE"} for entry in emulator.log) == 1
 
 
-def test_a_mapping_that_cannot_be_read_refuses(emulator: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("side", ["remote", "local"])
+def test_a_mapping_that_cannot_be_read_refuses(emulator: Any, tmp_path: Path, side: str) -> None:
+    """The user's nametrans breaks after the sync (a typo): purge cannot tell where the copy is, so it refuses."""
     mapping = MAPPINGS["prefix-both-ways"]
     setup, uid, path = _mapped_mailbox(emulator, tmp_path, mapping)
+    working, typo = {"remote": ("'Work.' + f", "'Work.' + undefined_name"),
+                     "local": ("'', f)", "'', undefined_name)")}[side]
     text = setup.config.read_text(encoding="utf-8")
-    setup.config.write_text(text.replace("re.sub(r'^Work\\.', '', f)", "re.sub(r'^Work\\.', '', undefined_name)"),
-                            encoding="utf-8")
-    assert "undefined_name" in setup.config.read_text(encoding="utf-8")
-    _assert_refused(setup, emulator, uid, "cannot tell which local folder offlineimap syncs it to (NameError",
-                    folder=mapping.named)
+    assert text.count(working) == 1
+    setup.config.write_text(text.replace(working, typo), encoding="utf-8")
+    _assert_refused(setup, emulator, uid, "cannot tell which local folder offlineimap syncs it to (NameError: "
+                    "name 'undefined_name' is not defined); nothing was changed", folder=mapping.named)
     assert path.is_file()
