@@ -167,14 +167,18 @@ def _mapped_mailbox(emulator: Any, tmp_path: Path, mapping: Mapping) -> tuple[Of
     return setup, 2, local[2]
 
 
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 @pytest.mark.parametrize("case", sorted(MAPPINGS))
 def test_a_copy_under_offlineimaps_folder_mapping_is_found(emulator: Any, tmp_path: Path, case: str) -> None:
     mapping = MAPPINGS[case]
     setup, uid, path = _mapped_mailbox(emulator, tmp_path, mapping)
-    content = path.read_bytes()
+    content, before = path.read_bytes(), _files(tmp_path)
     _assert_refused(setup, emulator, uid, f"{mapping.named} UID {uid}: the local Maildir holds a synced copy",
                     folder=mapping.named)
-    assert path.read_bytes() == content
+    assert _files(tmp_path) == before, "a refused purge changed a file"
     assert sync(setup).returncode == 0
     assert path.read_bytes() == content and _changes(emulator) == []
 
@@ -206,3 +210,14 @@ def test_a_mapping_that_cannot_be_read_refuses(emulator: Any, tmp_path: Path, si
     _assert_refused(setup, emulator, uid, "cannot tell which local folder offlineimap syncs it to (NameError: "
                     "name 'undefined_name' is not defined); nothing was changed", folder=mapping.named)
     assert path.is_file()
+
+
+def test_a_local_repository_that_is_not_a_maildir_refuses(emulator: Any, tmp_path: Path) -> None:
+    """offlineimap would propagate the deletion to an IMAP local repository too, and purge cannot read it."""
+    uid = _mailbox(emulator, Fault.EMPTY)
+    local = {"type": "IMAP", "remotehost": "127.0.0.1", "remoteport": str(emulator.port), "remoteuser": "user",
+             "remotepass": "secret", "ssl": "no", "starttls": "no"}
+    setup = phantomsafe_setup(tmp_path, emulator, local_options=local)
+    (setup.metadata / f"Account-{setup.account}").mkdir(parents=True)  # as after a sync
+    _assert_refused(setup, emulator, uid, "cannot tell which local folder offlineimap syncs it to (account 'Test': "
+                    "the local repository is not a Maildir")
