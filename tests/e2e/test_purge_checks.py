@@ -221,3 +221,17 @@ def test_a_local_repository_that_is_not_a_maildir_refuses(emulator: Any, tmp_pat
     (setup.metadata / f"Account-{setup.account}").mkdir(parents=True)  # as after a sync
     _assert_refused(setup, emulator, uid, "cannot tell which local folder offlineimap syncs it to (account 'Test': "
                     "the local repository is not a Maildir")
+
+
+def test_a_folder_filtered_out_after_the_sync_still_counts(emulator: Any, tmp_path: Path) -> None:
+    """offlineimap leaves the folder alone now, but its copy and status stay: once the filter is lifted again,
+    a message deleted on the server meanwhile would be deleted locally."""
+    mapping = MAPPINGS["prefix-both-ways"]
+    setup, uid, path = _mapped_mailbox(emulator, tmp_path, mapping)
+    phantomsafe_setup(tmp_path, emulator, remote_options={**mapping.remote_options,
+                                                          "folderfilter": "lambda f: f != 'Archive'"},
+                      local_options=mapping.local_options)
+    assert "folderfilter" in setup.config.read_text(encoding="utf-8")
+    _assert_refused(setup, emulator, uid, "the local Maildir holds a synced copy", folder=mapping.named)
+    path.unlink()
+    _assert_refused(setup, emulator, uid, "offlineimap propagates a deletion either way", folder=mapping.named)
