@@ -1,11 +1,8 @@
 """``adopt``: find the substitute notices a stock sync stored in the Maildir as mail, and take them out safely.
 
-The folders are walked the way offlineimap maps them, through offlineimap's own objects: the remote
-repository lists the folders (one LIST on the server, then one STATUS for each folder with a
-notice, to compare its UIDVALIDITY; nothing else is sent), its ``folderfilter`` and
-``nametrans`` and the local repository's decide which Maildir folder belongs to which remote folder, the
-Maildir folder parses its own file names (``U=<uid>``, ``FMD5=``, the ``:2,``/``!2,`` info part), and the
-remote folder reads the UIDVALIDITY offlineimap saved for it.
+The folders are walked the way offlineimap maps them, through offlineimap's own objects (see ``folders.py``;
+one LIST on the server, then one STATUS for each folder with a notice, to compare its UIDVALIDITY; nothing
+else is sent).
 
 With ``yes`` each notice goes through these steps, in this order, under offlineimap's own account lock:
 
@@ -34,11 +31,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from offlineimap_phantomfix import localstatus
 from offlineimap_phantomfix.accountlock import SYNC_STARTED, AccountLock, account_lock
-from offlineimap_phantomfix.errors import ConfigError, NotFoundError, PhantomFixError
+from offlineimap_phantomfix.errors import ConfigError, PhantomFixError
+from offlineimap_phantomfix.folders import MappedFolder, map_folders
 from offlineimap_phantomfix.noticefile import read_notice, same_content_in
 from offlineimap_phantomfix.placeholder import PlaceholderInfo
 from offlineimap_phantomfix.quarantine import Quarantine
@@ -56,17 +54,6 @@ __all__ = ["AdoptResult", "Found", "MappedFolder", "run_adopt"]
 PAUSE_ENV = "PHANTOMFIX_ADOPT_TEST_PAUSE"
 STEPS = ("quarantined", "recorded", "status-removed", "file-removed")
 SERVER_SAID = "found in the Maildir by adopt (a stock sync stored the server's notice as the mail)"
-
-
-@dataclass(frozen=True)
-class MappedFolder:
-    """One synced folder: its remote name (the skip list's), its Maildir folder and offlineimap's state."""
-
-    remote: str
-    imap_name: str  # the remote name as sent on the wire
-    status_file: Path
-    uidvalidity: int | None
-    messages: dict[int, str]  # UID -> file; negative: no UID of this folder in the file name
 
 
 @dataclass
@@ -98,68 +85,6 @@ class AdoptResult:
 
 def status_root(config: PhantomConfig, account: str) -> Path:
     return config.metadata_dir() / f"Account-{account}" / "LocalStatus-sqlite"
-
-
-def map_folders(session: Session, folder: str | None) -> list[MappedFolder]:
-    """The account's synced folders (or the one named ``folder``, by remote or local name), each with its
-    messages. Sends one LIST to the server."""
-    from offlineimap import OfflineImapError
-    from offlineimap.accounts import SyncableAccount
-    from offlineimap.repository import Repository
-    from offlineimap.repository.Maildir import MaildirRepository
-
-    account = session.account
-    remote = session.repository
-    try:
-        local = Repository(account, "local")
-        status = Repository(account, "status")
-    except OfflineImapError as error:
-        raise ConfigError(f"account {account.getname()!r}: {clean_text(str(error))}") from None
-    if not isinstance(local, MaildirRepository):
-        raise ConfigError(f"account {account.getname()!r}: adopt works on a Maildir local repository only")
-    account.remoterepos, account.localrepos, account.statusrepos = remote, local, status
-    session.release(session.acquire())  # connection errors as one line; the pool keeps it for the LIST
-    try:
-        remote_folders = remote.getfolders()
-    except OfflineImapError as error:
-        raise PhantomFixError(f"cannot list the folders of {session.where}: {clean_text(str(error))}") from None
-    mapped: list[MappedFolder] = []
-    names: list[str] = []
-    for remote_folder in remote_folders:
-        if not remote_folder.sync_this:
-            continue
-        sep = local.getsep()
-        if sep not in (os.path.sep, remote.getsep()) and sep in remote_folder.getname():
-            continue  # offlineimap does not sync such a folder either
-        try:
-            local_folder = SyncableAccount.get_local_folder(account, remote_folder)
-        except OfflineImapError:
-            continue  # not created locally yet: nothing stored
-        if not local_folder.sync_this:
-            continue
-        names.append(remote_folder.getname())
-        if folder is not None and folder not in (remote_folder.getname(), local_folder.getname()):
-            continue
-        status_folder = status.getfolder(remote_folder.getvisiblename().replace(remote.getsep(), status.getsep()))
-        local_folder.cachemessagelist()
-        root = local_folder.getfullname()
-        messages = {int(uid): os.path.join(root, item["filename"]) for uid, item in
-                    local_folder.getmessagelist().items()}
-        mapped.append(MappedFolder(remote=remote_folder.getname(), imap_name=remote_folder.getfullIMAPname(),
-                                   status_file=Path(status_folder.getfullname()),
-                                   uidvalidity=_saved_uidvalidity(remote_folder), messages=messages))
-    if folder is not None and not mapped:
-        raise NotFoundError(f"no synced folder {folder!r} in account {account.getname()!r} "
-                            f"(folders: {', '.join(names) or 'none'})")
-    return mapped
-
-
-def _saved_uidvalidity(remote_folder: Any) -> int | None:
-    try:
-        value = remote_folder.get_saveduidvalidity()
-    except (OSError, ValueError):
-        return None
-    return int(value) if value is not None else None
 
 
 # --- finding the notices ----------------------------------------------------------------------------------

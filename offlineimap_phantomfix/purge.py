@@ -1,7 +1,9 @@
 """``purge``: delete one message on the server, and only that one, and only while it is a phantom.
 
-First, read-only: the fallback ladder a sync runs must still fail to deliver the message, and the account's
-local Maildir must hold no synced copy of it (the next sync would delete that copy); else ``purge`` refuses.
+First, read-only: the fallback ladder a sync runs must still fail to deliver the message, and offlineimap must
+not have synced it: no copy in the Maildir folder offlineimap pairs with the server folder, no row in its
+status for that folder (the next sync would delete the copy, or has a deletion to propagate anyway); else, or
+when that pairing cannot be read, ``purge`` refuses.
 
 The manual way (``STORE +FLAGS (\\Deleted)`` then a bare ``EXPUNGE``) also expunges every other message that
 happens to carry ``\\Deleted`` in that folder. Here:
@@ -17,12 +19,16 @@ happens to carry ``\\Deleted`` in that folder. Here:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offlineimap_phantomfix.errors import NotFoundError, ServerError, UnsafeOperationError
+from offlineimap_phantomfix import localstatus
+from offlineimap_phantomfix.errors import NotFoundError, PhantomFixError, ServerError, UnsafeOperationError
+from offlineimap_phantomfix.folders import MappedFolder, map_folders
 from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, imap_call
-from offlineimap_phantomfix.localcopy import canonical_folder, find_synced_copy, local_root, saved_uidvalidity
+from offlineimap_phantomfix.localcopy import canonical_folder, find_synced_copy
 from offlineimap_phantomfix.recovery import (
     STEP_EXAMINE_BODY,
     STEP_RETRY,
@@ -126,15 +132,16 @@ def _checked(session: Session, imapobj: Any, what: str, method: str, *args: str)
     return typ, data
 
 
-def _check_still_a_phantom(config: PhantomConfig, session: Session, account: str, folder: str, uid: int) -> None:
+def _check_still_a_phantom(session: Session, folder: str, uid: int) -> None:
     """Before anything is changed: the read-only ladder (as ``probe`` runs it) must still fail to deliver the
-    message, and the local Maildir must hold no synced copy of it (the next sync would delete that copy)."""
+    message, and offlineimap must not have synced it (see :func:`_check_not_synced`)."""
     imapobj = session.acquire()
     try:
         state = select_folder(session, imapobj, folder, readonly=True)
         _locate_or_fail(session, imapobj, folder, uid, state)
     finally:
         session.release(imapobj)  # the ladder takes its own connections (maxconnections may be 1)
+    _check_not_synced(session, folder, uid, state.uidvalidity)  # first: a nametrans that raises stops here
     accept = accepts_like_offlineimap(session.repository.getfolder(folder, decode=False))
     outcome = run_ladder(PoolSource(session.server, state.mailbox), uid, accept=accept)
     nothing = "nothing was changed"
@@ -144,16 +151,42 @@ def _check_still_a_phantom(config: PhantomConfig, session: Session, account: str
                                    f"it is no phantom; the next sync fetches it ({nothing})")
     if outcome.verdict is Verdict.VANISHED:
         raise NotFoundError(f"UID {uid} is no longer in folder {folder!r} on {session.where} ({nothing})")
-    root = local_root(config, account)
-    copy = find_synced_copy(root, folder, uid) if root is not None else None
-    if copy is None:
-        return
-    saved = saved_uidvalidity(config, account, folder)
-    if saved is not None and state.uidvalidity is not None and saved != state.uidvalidity:
-        return  # that file is a message of an earlier UIDVALIDITY, not this one
-    raise UnsafeOperationError(
-        f"refusing to purge {folder} UID {uid}: the local Maildir holds a synced copy ({copy}); deleting it on "
-        f"the server would make the next sync delete that copy too ({nothing})")
+
+
+def _check_not_synced(session: Session, folder: str, uid: int, uidvalidity: int | None) -> None:
+    """offlineimap must not have synced this UID under the folder's current UIDVALIDITY: no file of it in the
+    Maildir folder offlineimap pairs with ``folder``, and no row for it in offlineimap's status of that folder
+    (deleting it on the server would make the next sync delete the local copy). When the pairing cannot be
+    read, refuse: doubt keeps the mail. Without offlineimap's account directory (never synced with this
+    ``metadata``) there is no status, and a sync deletes no local file without its status row."""
+    if not os.path.isdir(session.account.getaccountmeta()):
+        return  # offlineimap has never synced this account here: no status, so no deletion to propagate
+    refuse, nothing = f"refusing to purge {folder} UID {uid}", "nothing was changed"
+    found: list[tuple[MappedFolder, Path | None, frozenset[int] | None]] = []
+    try:
+        for mapped in map_folders(session, folder, unsynced=True):
+            if canonical_folder(mapped.remote) != canonical_folder(folder):
+                continue  # matched by its local name only: another server folder's
+            copy = find_synced_copy(mapped.maildir, mapped.fmd5, uid) if mapped.maildir is not None else None
+            found.append((mapped, copy, localstatus.read_uids(mapped.status_file)))
+        if not found:
+            raise NotFoundError(f"the server does not list {folder!r}")
+    except Exception as error:  # the user's nametrans or folderfilter code may raise anything
+        words = str(error) if isinstance(error, PhantomFixError) else f"{type(error).__name__}: {error}"
+        raise UnsafeOperationError(f"{refuse}: cannot tell which local folder offlineimap syncs it to "
+                                   f"({clean_text(words, limit=300)}); {nothing}") from None
+    for mapped, copy, status in found:
+        if mapped.uidvalidity is not None and uidvalidity is not None and mapped.uidvalidity != uidvalidity:
+            continue  # offlineimap's copy and status are of an earlier UIDVALIDITY: another message
+        if copy is not None:
+            raise UnsafeOperationError(
+                f"{refuse}: the local Maildir holds a synced copy ({copy}); deleting it on the server would make "
+                f"the next sync delete that copy too ({nothing})")
+        if status is not None and uid in status:
+            raise UnsafeOperationError(
+                f"{refuse}: offlineimap's status ({mapped.status_file}) says it synced this message, whose local "
+                f"copy is gone; offlineimap propagates a deletion either way: the next sync deletes it on the "
+                f"server itself ({nothing})")
 
 
 _HOW = {STEP_RETRY: "the plain fetch", STEP_EXAMINE_BODY: "a BODY[] fetch", STEP_SEQUENCE: "a fetch by sequence number"}
@@ -185,8 +218,11 @@ def run_purge(config: PhantomConfig, account: str, folder: str, uid: int, *, yes
     """
     config.check_account(account)
     records = _records(config, account, folder, uid)
-    with open_session(config, account) as session:
-        _check_still_a_phantom(config, session, account, folder, uid)
+    # offlineimap's own state (its status, the saved UIDVALIDITY) is what tells whether it synced the message:
+    # once it has synced the account, the session reads that, not a temporary stand-in.
+    synced = (config.metadata_dir() / f"Account-{account}").is_dir()
+    with open_session(config, account, real_metadata=synced) as session:
+        _check_still_a_phantom(session, folder, uid)
         imapobj = session.acquire()
         uidplus = "UIDPLUS" in {str(c).upper() for c in getattr(imapobj, "capabilities", ())}
         lines: list[str] = []

@@ -21,9 +21,11 @@ IMAP_TO_MAILDIR = {"\\Seen": "S", "\\Flagged": "F", "\\Answered": "R", "\\Draft"
 
 
 def phantomsafe_setup(workdir: Path, server: Any, *, maxconnections: int = 1,
-                      remote_options: dict[str, str] | None = None) -> OfflineimapSetup:
+                      remote_options: dict[str, str] | None = None, local_options: dict[str, str] | None = None,
+                      account_options: dict[str, str] | None = None) -> OfflineimapSetup:
     return write_offlineimaprc(workdir, port=server.port, repo_type="PhantomSafeIMAP",
                                maxconnections=maxconnections, remote_options=remote_options or {},
+                               local_options=local_options, account_options=account_options,
                                pythonfile_lines=ACTIVATION)
 
 

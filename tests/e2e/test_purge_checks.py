@@ -6,6 +6,7 @@ Each scenario runs real PhantomSafeIMAP syncs (the offlineimap program) and the 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +42,18 @@ def _changes(emulator: Any) -> list[str]:
 
 
 def _assert_refused(setup: OfflineimapSetup, emulator: Any, uid: int, needle: str, folder: str = "INBOX") -> None:
-    before = [(m.uid, frozenset(m.flags)) for m in emulator.messages("INBOX")]
+    before = _server_state(emulator)
     for extra in ((), ("--yes",)):
         status, out, err = _purge(setup, uid, *extra, folder=folder)
         assert status == 1, (out, err)
         assert needle in err and len(err.strip().splitlines()) == 1, err
         assert "Traceback" not in out + err
     assert _changes(emulator) == []
-    assert [(m.uid, frozenset(m.flags)) for m in emulator.messages("INBOX")] == before
+    assert _server_state(emulator) == before
+
+
+def _server_state(emulator: Any) -> list[tuple[str, int, frozenset[str]]]:
+    return [(f, m.uid, frozenset(m.flags)) for f in emulator.folders() for m in emulator.messages(f)]
 
 
 def test_repaired_phantom_is_never_purged_and_heals(emulator: Any, tmp_path: Path) -> None:
@@ -109,9 +114,124 @@ def test_inbox_is_matched_whatever_its_case(emulator: Any, tmp_path: Path) -> No
     setup = phantomsafe_setup(tmp_path, emulator)
     with PhantomStore(state(setup)) as store:  # recorded under a UIDVALIDITY the folder no longer has
         store.record(MessageKey("Test", "TestRemote", "INBOX", 7, uid), Verdict.EMPTY, skipped=True)
-    status, out, _ = _purge(setup, uid, folder="Inbox")
-    assert status == 0 and "would refuse: Inbox has UIDVALIDITY 1 now, but UID 2 was recorded under UIDVALIDITY 7" \
-        in out, out
+    status, out, err = _purge(setup, uid, folder="Inbox")
+    assert status == 1 and "would refuse: Inbox has UIDVALIDITY 1 now, but UID 2 was recorded under UIDVALIDITY 7" \
+        in out, (out, err)
     status, out, err = _purge(setup, uid, "--yes", folder="Inbox")
     assert status == 1 and "recorded under UIDVALIDITY 7" in err and len(err.strip().splitlines()) == 1, err
     assert _changes(emulator) == []
+
+
+# --- the local copy is found where offlineimap keeps it -----------------------------------------------------
+
+@dataclass(frozen=True)
+class Mapping:
+    """A server folder, how offlineimap is told to name it locally, and the names that follow."""
+
+    server: str  # the folder on the wire
+    named: str  # offlineimap's name of it: what the report and purge --folder say
+    local: str  # its Maildir folder, relative to localfolders
+    remote_options: dict[str, str] = field(default_factory=dict)
+    local_options: dict[str, str] = field(default_factory=dict)
+    account_options: dict[str, str] = field(default_factory=dict)
+
+
+MAPPINGS = {
+    # remote nametrans alone; the server must not get a "Posteingang" folder, so no folder creation there
+    "remote-nametrans": Mapping("INBOX", "INBOX", "Posteingang",
+                                remote_options={"nametrans": "lambda f: {'INBOX': 'Posteingang'}.get(f, f)",
+                                                "createfolders": "False"}),
+    # one Maildir tree for several accounts: a prefix on the way in, taken off again by the local nametrans
+    "prefix-both-ways": Mapping("Archive", "Archive", "Work.Archive",
+                                remote_options={"nametrans": "lambda f: 'Work.' + f"},
+                                local_options={"nametrans": "lambda f: re.sub(r'^Work\\.', '', f)"}),
+    "nested-sep-slash": Mapping("Lists/python", "Lists/python", "Lists/python", local_options={"sep": "/"}),
+    "utf8foldernames": Mapping("Entw&APw-rfe", "Entwürfe", "Entwürfe", account_options={"utf8foldernames": "yes"}),
+    "modified-utf7": Mapping("Entw&APw-rfe", "Entw&APw-rfe", "Entw&APw-rfe"),
+}
+
+
+def _mapped_mailbox(emulator: Any, tmp_path: Path, mapping: Mapping) -> tuple[OfflineimapSetup, int, Path]:
+    """Three messages in the mapped folder, synced by PhantomSafeIMAP; the middle one then turns phantom.
+    Returns the setup, its UID and its local file."""
+    emulator.add_folder(mapping.server)
+    for number in (1, 2, 3):
+        emulator.append(mapping.server, make_message(number, subject=f"Mapped {number}"))
+    setup = phantomsafe_setup(tmp_path, emulator, remote_options=mapping.remote_options,
+                              local_options=mapping.local_options, account_options=mapping.account_options)
+    result = sync(setup)
+    assert result.returncode == 0, result.output
+    local = {m.uid: m.path for m in read_maildir(setup.maildir).get(mapping.local, [])}
+    assert set(local) == {1, 2, 3}, f"expected the Maildir folder {mapping.local!r}: {read_maildir(setup.maildir)}"
+    emulator.set_fault(mapping.server, 2, Fault.EMPTY)  # the server cannot deliver it any more; we have it
+    return setup, 2, local[2]
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", sorted(MAPPINGS))
+def test_a_copy_under_offlineimaps_folder_mapping_is_found(emulator: Any, tmp_path: Path, case: str) -> None:
+    mapping = MAPPINGS[case]
+    setup, uid, path = _mapped_mailbox(emulator, tmp_path, mapping)
+    content, before = path.read_bytes(), _files(tmp_path)
+    _assert_refused(setup, emulator, uid, f"{mapping.named} UID {uid}: the local Maildir holds a synced copy",
+                    folder=mapping.named)
+    assert _files(tmp_path) == before, "a refused purge changed a file"
+    assert sync(setup).returncode == 0
+    assert path.read_bytes() == content and _changes(emulator) == []
+
+
+def test_a_uid_in_offlineimaps_status_is_refused_though_its_file_is_gone(emulator: Any, tmp_path: Path) -> None:
+    """The user deleted the local copy; offlineimap's status still holds the UID. purge refuses, and says the
+    next sync propagates that deletion itself, which it then does."""
+    mapping = MAPPINGS["remote-nametrans"]
+    setup, uid, path = _mapped_mailbox(emulator, tmp_path, mapping)
+    path.unlink()
+    _assert_refused(setup, emulator, uid, "says it synced this message, whose local copy is gone; offlineimap "
+                    "propagates a deletion either way: the next sync deletes it on the server itself",
+                    folder=mapping.named)
+    assert sync(setup).returncode == 0
+    assert [m.uid for m in emulator.messages("INBOX")] == [1, 3]
+    assert sum(entry.command in {"UID EXPUNGE", "EXPUNGE"} for entry in emulator.log) == 1
+
+
+@pytest.mark.parametrize("side", ["remote", "local"])
+def test_a_mapping_that_cannot_be_read_refuses(emulator: Any, tmp_path: Path, side: str) -> None:
+    """The user's nametrans breaks after the sync (a typo): purge cannot tell where the copy is, so it refuses."""
+    mapping = MAPPINGS["prefix-both-ways"]
+    setup, uid, path = _mapped_mailbox(emulator, tmp_path, mapping)
+    working, typo = {"remote": ("'Work.' + f", "'Work.' + undefined_name"),
+                     "local": ("'', f)", "'', undefined_name)")}[side]
+    text = setup.config.read_text(encoding="utf-8")
+    assert text.count(working) == 1
+    setup.config.write_text(text.replace(working, typo), encoding="utf-8")
+    _assert_refused(setup, emulator, uid, "cannot tell which local folder offlineimap syncs it to (NameError: "
+                    "name 'undefined_name' is not defined); nothing was changed", folder=mapping.named)
+    assert path.is_file()
+
+
+def test_a_local_repository_that_is_not_a_maildir_refuses(emulator: Any, tmp_path: Path) -> None:
+    """offlineimap would propagate the deletion to an IMAP local repository too, and purge cannot read it."""
+    uid = _mailbox(emulator, Fault.EMPTY)
+    local = {"type": "IMAP", "remotehost": "127.0.0.1", "remoteport": str(emulator.port), "remoteuser": "user",
+             "remotepass": "secret", "ssl": "no", "starttls": "no"}
+    setup = phantomsafe_setup(tmp_path, emulator, local_options=local)
+    (setup.metadata / f"Account-{setup.account}").mkdir(parents=True)  # as after a sync
+    _assert_refused(setup, emulator, uid, "cannot tell which local folder offlineimap syncs it to (account 'Test': "
+                    "the local repository is not a Maildir")
+
+
+def test_a_folder_filtered_out_after_the_sync_still_counts(emulator: Any, tmp_path: Path) -> None:
+    """offlineimap leaves the folder alone now, but its copy and status stay: once the filter is lifted again,
+    a message deleted on the server meanwhile would be deleted locally."""
+    mapping = MAPPINGS["prefix-both-ways"]
+    setup, uid, path = _mapped_mailbox(emulator, tmp_path, mapping)
+    phantomsafe_setup(tmp_path, emulator, remote_options={**mapping.remote_options,
+                                                          "folderfilter": "lambda f: f != 'Archive'"},
+                      local_options=mapping.local_options)
+    assert "folderfilter" in setup.config.read_text(encoding="utf-8")
+    _assert_refused(setup, emulator, uid, "the local Maildir holds a synced copy", folder=mapping.named)
+    path.unlink()
+    _assert_refused(setup, emulator, uid, "offlineimap propagates a deletion either way", folder=mapping.named)
