@@ -32,5 +32,6 @@ def test_probe_and_purge_over_starttls(dovecot: DovecotServer, offlineimap_for_d
     assert result.delivered, result.transcript
     assert f"to 127.0.0.1:{dovecot.port} (STARTTLS, certificate not checked by offlineimap)" in result.transcript
     assert "STARTTLS" in result.transcript and dovecot.password not in result.transcript
+    dovecot.make_unreadable("Work", 1)  # UID 2 becomes a phantom (a broken message file): purge's checks pass it
     done = run_purge(config, "Test", "Work", 2, yes=True)
     assert done.done and [m.uid for m in dovecot.fetch_all("Work")] == [1, 3]
