@@ -44,8 +44,8 @@ def _command(made: OfflineimapSetup, *argv: str) -> list[str]:
 def test_report_new_into_head_marks_nothing(setup: OfflineimapSetup, unbuffered: str) -> None:
     env = offlineimap_env(setup, {"PYTHONUNBUFFERED": unbuffered})
     env.pop("PYTHONUNBUFFERED") if not unbuffered else None
-    report = subprocess.Popen(_command(setup, "report", "--long", "--new"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=env)
+    report = subprocess.Popen(_command(setup, "report", "--long", "--new"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env)
     assert report.stdout is not None
     first = report.stdout.readline()  # what `head -1` reads before it goes away
     report.stdout.close()
