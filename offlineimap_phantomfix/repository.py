@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from offlineimap import OfflineImapError
 from offlineimap.repository.Gmail import GmailRepository
 from offlineimap.repository.IMAP import IMAPRepository
 
-from offlineimap_phantomfix import report
+from offlineimap_phantomfix import clock, report
 from offlineimap_phantomfix.errors import PhantomFixError
 from offlineimap_phantomfix.folder import PhantomSafeGmailFolder, PhantomSafeIMAPFolder
 from offlineimap_phantomfix.options import parse_options, state_directory
@@ -45,7 +44,7 @@ class PhantomSafeRepositoryMixin:
         self.phantom_state_dir = state_directory(Path(metadata), self.phantom_options)
         self._phantom_lock = threading.Lock()
         self._phantom_store: PhantomStore | None = None
-        self._phantom_sync_started = datetime.now(timezone.utc)
+        self._phantom_sync_started = clock.now()
 
     # --- offlineimap interface -------------------------------------------------------------------------
     def getfoldertype(self) -> type:
@@ -133,7 +132,7 @@ class PhantomSafeRepositoryMixin:
             return None
 
     def phantom_end_of_sync(self) -> None:
-        started, self._phantom_sync_started = self._phantom_sync_started, datetime.now(timezone.utc)
+        started, self._phantom_sync_started = self._phantom_sync_started, clock.now()
         if self.phantom_dry_run:
             return
         try:
