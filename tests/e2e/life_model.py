@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,6 +34,7 @@ RETRY_AFTER = timedelta(hours=2)
 # Faults whose message the server (or the ladder) can still deliver.
 DELIVERABLE = (None, Fault.SEQUENCE_ONLY)
 CHANGING = ("STORE", "EXPUNGE", "COPY", "MOVE", "APPEND", "CREATE", "DELETE")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAILDIR_TO_IMAP = {letter: flag for flag, letter in IMAP_TO_MAILDIR.items() if letter != "T"}
 
 
@@ -260,7 +262,7 @@ class Walk:
         if self.rng.random() < 0.25:
             argv.append("--dry-run")
         before = {r.key: r for r in records}
-        status, out, err = self.helper(*argv)
+        status, _out, err = self.helper(*argv)
         if status != 0:
             self.fail(f"{' '.join(argv)} exited {status}: {err}")
         after = {r.key for r in self.records()}
@@ -395,6 +397,8 @@ class Walk:
         status, text, err = self.helper("report")
         if status != 0:
             self.fail(f"report exited {status}: {err}")
+        if CONTROL.search(text):
+            self.fail(f"a raw control character in the report: {text!r}")
         for record in records:
             folder = record.key.folder
             if folder not in FOLDERS or folder in self.frozen:
