@@ -85,13 +85,22 @@ class Quarantine:
             raise QuarantineError(f"cannot create the quarantine Maildir {path}: {_reason(error)}") from None
         return path
 
-    def deliver(self, account: str, content: bytes) -> Path:
-        """Store ``content`` as one new message; returns the path of the file in ``new/``."""
+    def deliver(self, account: str, content: bytes, *, key: MessageKey | None = None) -> Path:
+        """Store ``content`` as one new message; returns the path of the file in ``new/``.
+
+        With ``key``, the file name carries a tag of that message, and an item already delivered for it (by a
+        sync killed before it could record the item, or before a ``clear``) is returned instead of a second one.
+        """
         maildir = self.maildir(account)
+        tag = f",K={_key_tag(key)}" if key is not None else ""
+        if tag:
+            existing = _find_tagged(maildir, tag)
+            if existing is not None:
+                return existing
         temporary: Path | None = None
         try:
             for _ in range(100):
-                name = _unique_name()
+                name = _unique_name() + tag
                 candidate = maildir / "tmp" / name
                 try:
                     descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, _FILE_MODE)
@@ -124,6 +133,24 @@ class Quarantine:
 
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _key_tag(key: MessageKey) -> str:
+    text = "\0".join((key.account, key.repository, key.folder, str(key.uidvalidity), str(key.uid)))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _find_tagged(maildir: Path, tag: str) -> Path | None:
+    """The item in ``new/`` or ``cur/`` whose name (before any ``:2,`` flags) ends with ``tag``."""
+    for sub in ("new", "cur"):
+        try:
+            names = sorted(os.listdir(maildir / sub))
+        except OSError:
+            continue
+        for name in names:
+            if name.partition(":")[0].endswith(tag):
+                return maildir / sub / name
+    return None
 
 
 def _make_dir(path: Path) -> None:

@@ -126,7 +126,7 @@ class PhantomSafeRepositoryMixin:
         else:
             content = build_notice(key, outcome.verdict, outcome.evidence, original=outcome.original)
         try:
-            return str(Quarantine(self.phantom_state_dir / "quarantine").deliver(key.account, content))
+            return str(Quarantine(self.phantom_state_dir / "quarantine").deliver(key.account, content, key=key))
         except PhantomFixError as error:
             self._phantom_warn(f"could not quarantine {key.folder} UID {key.uid}: {error}")
             return None
