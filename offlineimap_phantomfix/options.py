@@ -49,7 +49,10 @@ def parse_duration(value: str, *, section: str = "") -> timedelta | None:
             "(a number with s, m, h, d or w, e.g. 7d; 0 = never)"
         )
     amount, unit = int(match.group(1)), match.group(2).lower()
-    return timedelta(**{_UNITS[unit]: amount})
+    try:
+        return timedelta(**{_UNITS[unit]: amount})
+    except OverflowError:
+        raise ConfigError(f"{_where(section)}phantom_retry_after = {text!r} is too long") from None
 
 
 def parse_options(values: Mapping[str, str], *, section: str = "") -> PhantomOptions:
@@ -64,7 +67,11 @@ def parse_options(values: Mapping[str, str], *, section: str = "") -> PhantomOpt
         if "phantom_retry_after" in lowered else DEFAULT_RETRY_AFTER
     directory = None
     if lowered.get("phantom_dir", "").strip():
-        directory = Path(lowered["phantom_dir"].strip()).expanduser()
+        text = lowered["phantom_dir"].strip()
+        try:
+            directory = Path(text).expanduser()
+        except RuntimeError:  # "~name" for a user this system does not know
+            raise ConfigError(f"{_where(section)}phantom_dir = {text!r}: cannot expand the ~ in it") from None
     return PhantomOptions(action=action, retry_after=retry_after, directory=directory)
 
 
