@@ -30,7 +30,7 @@ from offlineimap_phantomfix.responses import (
     server_words,
     value_text,
 )
-from offlineimap_phantomfix.sanitize import clean_text, safe_name
+from offlineimap_phantomfix.sanitize import clean_text, safe_name, unsafe_folder_name
 from offlineimap_phantomfix.session import REDACTED, Transcript
 from offlineimap_phantomfix.testing.messages import exchange_substitute, split_message
 
@@ -218,6 +218,20 @@ def test_safe_name_is_always_a_plain_file_name(value: str, limit: int) -> None:
     name = safe_name(value, limit=limit)
     assert re.fullmatch(r"[A-Za-z0-9._-]+", name)
     assert name not in (".", "..") and len(name) <= max(limit, 1)
+
+
+@FUZZ
+@given(name=st.text(max_size=300) | st.sampled_from(["..", "a/../b", "./x", "a//b", "/abs", "ok/name", "x" * 241]),
+       separator=st.sampled_from(["/", ".", None]))
+def test_a_folder_name_accepted_is_a_safe_file_name(name: str, separator: str | None) -> None:
+    if unsafe_folder_name(name, separator) is not None:
+        return
+    assert not RAW_CONTROL.search(name) and "\t" not in name and "\n" not in name
+    assert len(name.encode("utf-8", "surrogateescape")) <= 240
+    for part in (name.split(separator) if separator else [name]):
+        assert part not in ("", ".", "..")
+    for part in name.split("/"):  # as a local path, whatever the local separator
+        assert part != ".."
 
 
 # --- options --------------------------------------------------------------------------------------------------
