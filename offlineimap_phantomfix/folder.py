@@ -16,11 +16,11 @@ from offlineimap.folder.Gmail import GmailFolder
 from offlineimap.folder.IMAP import IMAPFolder
 
 from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, parse_like_offlineimap
-from offlineimap_phantomfix.placeholder import detect_placeholder
+from offlineimap_phantomfix.placeholder import substitute_for
 from offlineimap_phantomfix.recovery import LadderOutcome, run_ladder
 from offlineimap_phantomfix.responses import imaplib2_error_words
 from offlineimap_phantomfix.sanitize import clean_text
-from offlineimap_phantomfix.verdicts import PhantomRecord, Verdict
+from offlineimap_phantomfix.verdicts import PhantomAction, PhantomRecord, Verdict
 
 _PLACEHOLDER_SUBJECT_HINT = "protocol failed for the following message"
 _NOT_FETCHED = object()
@@ -43,6 +43,7 @@ class PhantomSafeFolderMixin:
         # connection raises TypeError (a format-string bug) and kills the folder thread.
         self.retrycount = 1
         self._phantom_skip: frozenset[int] = frozenset()
+        self._phantom_open: dict[int, PhantomRecord] = {}  # recorded, not yet recovered: healed when delivered
         self._phantom_prefetched: dict[int, object] = {}
         self._phantom_lock = threading.Lock()
 
@@ -52,6 +53,7 @@ class PhantomSafeFolderMixin:
         super().cachemessagelist(min_date=min_date, min_uid=min_uid)  # type: ignore[misc]
         # Skipped UIDs stay in the message list, so a skip is never mistaken for a deletion.
         self._phantom_skip = self.repository.phantom_skip_set(self)  # type: ignore[attr-defined]
+        self._phantom_open = self.repository.phantom_open_records(self)  # type: ignore[attr-defined]
 
     def _phantom_check_uidvalidity(self) -> None:
         # offlineimap 8.0.3 announces "skipping it" on a UIDVALIDITY change and then syncs anyway: every local
@@ -77,9 +79,10 @@ class PhantomSafeFolderMixin:
             try:
                 message: object = self.getmessage(uid)
             except PhantomHandled as handled:
-                self._phantom_tell(uid, handled)
-                if handled.record is not None and not handled.record.skipped and handled.outcome.verdict.is_phantom:
-                    ui.error(handled)  # phantom_action = retry: upstream's behaviour, an error every sync
+                if self._phantom_is_error(handled):
+                    ui.error(handled)  # offlineimap's error status at the end of the run
+                else:
+                    self._phantom_tell(uid, handled)
                 return
             except Exception as error:  # leave every other failure to offlineimap's own handling
                 message = error
@@ -91,15 +94,22 @@ class PhantomSafeFolderMixin:
             with self._phantom_lock:
                 self._phantom_prefetched.pop(uid, None)
 
+    def _phantom_is_error(self, handled: PhantomHandled) -> bool:
+        """A phantom not recorded (the store is unusable) or kept with ``phantom_action = retry`` is an error:
+        the sync must not end with status 0 as if nothing were missing."""
+        if not handled.outcome.verdict.is_phantom:
+            return False
+        repository = self.repository  # type: ignore[attr-defined]
+        if handled.record is None:
+            return not repository.phantom_dry_run
+        return bool(repository.phantom_options.action is PhantomAction.RETRY)
+
     def _phantom_tell(self, uid: int, handled: PhantomHandled) -> None:
         ui = self.ui  # type: ignore[attr-defined]
-        record = handled.record
         if handled.outcome.verdict is Verdict.VANISHED:
             ui.info(f"phantomfix: UID {uid} of {self} was expunged on the server during the sync")
-        elif record is None or record.attempts == 1:
+        else:  # a skipped phantom is not fetched again: each line is news (new, confirmed, due again)
             ui.warn(str(handled))
-        else:
-            ui.debug("imap", str(handled))
 
     # --- fetching -----------------------------------------------------------------------------------------
     def getmessage(self, uid: int) -> Any:
@@ -119,17 +129,29 @@ class PhantomSafeFolderMixin:
             status, words = imaplib2_error_words(str(error))
             failure = f"{status} {words}".strip()
         else:
-            if not self._phantom_is_substitute(message):
+            if not self._phantom_is_substitute(message, uid):
+                self._phantom_healed(uid)
                 return message
             failure = "the server returned its substitute notice instead of the message"
         return self._phantom_recover(uid, clean_text(failure, limit=300))
 
-    def _phantom_is_substitute(self, message: Any) -> bool:
+    def _phantom_healed(self, uid: int) -> None:
+        with self._phantom_lock:
+            record = self._phantom_open.pop(uid, None)
+        if record is None:
+            return
+        how = "plain fetch after retry" if record.skipped else "plain fetch"
+        self.repository.phantom_heal(record, how)  # type: ignore[attr-defined]
+        self.ui.info(f"phantomfix: UID {uid} of {self} was {record.verdict.value}; "  # type: ignore[attr-defined]
+                     f"the {how} now delivers it: synced, recorded as recovered")
+
+    def _phantom_is_substitute(self, message: Any, uid: int) -> bool:
         # raw_items() skips the policy's header parsing: this check runs on every fetched message.
         subject = next((str(value) for name, value in message.raw_items() if name.lower() == "subject"), "")
         if _PLACEHOLDER_SUBJECT_HINT not in " ".join(subject.split()):
             return False
-        return detect_placeholder(message.as_bytes(policy=self.policy["8bit-RFC"])) is not None  # type: ignore[attr-defined]
+        raw = message.as_bytes(policy=self.policy["8bit-RFC"])  # type: ignore[attr-defined]
+        return substitute_for(raw, uid) is not None
 
     def _phantom_recover(self, uid: int, failure: str) -> Any:
         repository = self.repository  # type: ignore[attr-defined]
@@ -137,6 +159,8 @@ class PhantomSafeFolderMixin:
         outcome = run_ladder(source, uid, accept=accepts_like_offlineimap(self), first_failure=failure)
         key = repository.phantom_key(self, uid)
         record = repository.phantom_conclude(key, outcome)
+        with self._phantom_lock:
+            self._phantom_open.pop(uid, None)
         if outcome.verdict is Verdict.RECOVERED and outcome.content is not None:
             self.ui.info(  # type: ignore[attr-defined]
                 f"phantomfix: UID {uid} of {self} recovered by {outcome.recovered_by} after: {failure}")

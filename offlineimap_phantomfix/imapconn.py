@@ -111,12 +111,13 @@ class PoolSource:
         self.mailbox = mailbox
 
     def open(self) -> PooledConnection:
+        import imaplib2
         from offlineimap import OfflineImapError
 
         try:
             imapobj = self.imapserver.acquireconnection()
-        except OfflineImapError as error:
-            raise ConnectionDropped(f"could not connect: {error}") from None
+        except (OfflineImapError, OSError, imaplib2.IMAP4.error) as error:
+            raise ConnectionDropped(f"could not connect: {clean_text(str(error), limit=_SAID_LIMIT)}") from None
         return PooledConnection(imapobj, self.mailbox)
 
     def release(self, connection: Any, *, broken: bool) -> None:

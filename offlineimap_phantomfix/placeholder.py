@@ -26,9 +26,12 @@ notice is stored as a mail, so doubt resolves to "no"):
 - Primary signal: the *whole* unfolded, decoded Subject is the Exchange phrase (IMAP4 or POP3 variant),
   optionally followed by a number. ``Fwd: Retrieval using ...``, ``Re: ...`` or any other extra text is a mail
   a person wrote (for example a notice forwarded to the helpdesk) and is not detected.
-- Even with that exact Subject, a message is *not* detected when its From header names someone other than
-  Microsoft/Exchange/Outlook/a mailer daemon *and* it has a non-empty body that lacks the notice's wording:
-  that is a person who pasted the subject line into a mail of their own.
+- Even with that exact Subject, the body must be the notice as the server writes it, whole and alone: its
+  fixed opening ("The server couldn't retrieve the following message:"), then nothing but its three fields
+  (Subject, From, Sent date), then its fixed closing sentences (when the body came whole). A question to the
+  helpdesk, a reply or a ticket that quotes the notice has words of its own around it and is a mail. A body
+  that did not come at all (a header block) is accepted only when the From header's *name* (never its address:
+  ``someone@outlook.com`` says nothing) is a server's, or when there is no From at all.
 - Secondary signal, for substitutes whose headers were lost: only when there is no Subject (or an empty
   one), the message is small, and its text *begins* with "The server couldn't retrieve the following
   message" and later says "hasn't been deleted". A mail with a Subject of its own is never detected from its
@@ -48,7 +51,7 @@ from dataclasses import dataclass
 from offlineimap_phantomfix.sanitize import clean_text
 from offlineimap_phantomfix.verdicts import Original
 
-__all__ = ["PlaceholderInfo", "detect_placeholder"]
+__all__ = ["PlaceholderInfo", "detect_placeholder", "substitute_for"]
 
 # Bounds: a substitute is well under 4 KB; these keep hostile input cheap.
 _HEADER_LIMIT = 128 * 1024  # bytes of header block looked at
@@ -75,6 +78,12 @@ _BODY_START = re.compile(
 _BODY_END = re.compile(r"(?:hasn't|has\s+not)\s+been\s+deleted", re.IGNORECASE)
 _BODY_FIELD = re.compile(r"^[ \t]*(subject|from|sent\s+date|sent)[ \t]*:[ \t]*(.*?)[ \t]*$",
                          re.IGNORECASE | re.MULTILINE)
+_TRAILER = re.compile(
+    r"[ \t]*\.?(?:\s|you\s+might\s+be\s+able\s+to\s+view\s+it\s+using\s+either\s+outlook\s+or\s+outlook"
+    r"\s+(?:web\s+app|web\s+access|on\s+the\s+web)\.?|you\s+can\s+also\s+try\s+contacting\s+the\s+original\s+"
+    r"sender\s+to\s+find\s+out\s+what\s+the\s+message\s+was\s+about\.?|thank\s+you\.?)*",
+    re.IGNORECASE,
+)
 _SERVER_SENDER = re.compile(r"microsoft|exchange|outlook|postmaster|mailer-daemon|administrator", re.IGNORECASE)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _CHARSET = re.compile(r"""charset\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s;]+))""", re.IGNORECASE)
@@ -106,6 +115,16 @@ def detect_placeholder(raw: bytes) -> PlaceholderInfo | None:
     except (ValueError, LookupError, UnicodeError, binascii.Error, email.errors.MessageError,
             RecursionError, MemoryError):  # pragma: no cover - defensive: the helpers below avoid these
         return None
+
+
+def substitute_for(raw: bytes, uid: int) -> PlaceholderInfo | None:
+    """:func:`detect_placeholder`, for what the server sent when asked for ``uid``. Exchange names the UID it
+    could not convert in the notice's Subject; a notice that names another UID is a mail someone sent on (a
+    forwarded notice kept as it was), not the substitute for this message."""
+    info = detect_placeholder(raw)
+    if info is not None and info.uid is not None and info.uid != uid:
+        return None
+    return info
 
 
 # --- structure --------------------------------------------------------------------------------------------
@@ -264,13 +283,32 @@ def _normalise(text: str) -> str:
     return text.translate(_APOSTROPHES).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _notice_region(text: str) -> str | None:
-    """The part of the body between "couldn't retrieve ..." and "hasn't been deleted", or None."""
+def _whole_notice(text: str) -> str | None:
+    """The notice's field region when ``text`` is the notice and nothing else: its fixed opening, then only its
+    field lines (Subject, From, Sent date), then (if it came whole) its fixed closing sentences. None otherwise."""
     start = _BODY_START.match(text)
     if start is None:
         return None
     end = _BODY_END.search(text, start.end())
-    return text[start.end(): end.start() if end is not None else len(text)]
+    region = text[start.end(): end.start() if end is not None else len(text)]
+    if end is not None:
+        # The closing starts with "The message hasn't been deleted"; the words before it belong to it.
+        region, _, lead = region.rpartition("\n")
+        if lead.strip().lower() not in ("the message", "this message", ""):
+            return None
+        if _TRAILER.fullmatch(text[end.end():]) is None:
+            return None
+    fields = [line for line in region.split("\n") if line.strip()]
+    if len(fields) > 3 or any(_BODY_FIELD.fullmatch(line) is None for line in fields):
+        return None
+    return region
+
+
+def _display_name(value: str) -> str:
+    """The name part of a From value, never the address: ``Bob <bob@outlook.com>`` gives ``Bob``."""
+    if "<" in value:
+        return value.split("<", 1)[0]
+    return "" if "@" in value else value
 
 
 def _original_from(region: str) -> Original:
@@ -317,17 +355,21 @@ def _detect(data: bytes) -> PlaceholderInfo | None:
         if uid is not None and not 0 < uid <= _MAX_UID:
             uid = None
         text = _normalise(_body_text(parts))
-        region = _notice_region(text) if text else None
-        if region is None and text.strip() and server_name is not None and not _SERVER_SENDER.search(server_name):
-            return None  # a person pasted the subject line into a mail of their own
-        original = _original_from(region) if region is not None else Original()
-        return PlaceholderInfo(uid=uid, server_name=server_name, original=original)
+        if not text.strip():
+            # A header block, or a notice whose body did not come: only a server's name may sign it.
+            if server_name is not None and not _SERVER_SENDER.search(_display_name(server_name)):
+                return None
+            return PlaceholderInfo(uid=uid, server_name=server_name, original=Original())
+        region = _whole_notice(text)
+        if region is None:
+            return None  # a person wrote this: a question, a reply, a ticket quoting the notice
+        return PlaceholderInfo(uid=uid, server_name=server_name, original=_original_from(region))
 
     # No Subject (or an empty one): the headers may have been lost. Look at the wording, in small messages only.
     if len(parts.body) > _SECONDARY_LIMIT:
         return None
     text = _normalise(_body_text(parts))
-    region = _notice_region(text)
+    region = _whole_notice(text)
     if region is None or _BODY_END.search(text) is None:
         return None
     return PlaceholderInfo(uid=None, server_name=server_name, original=_original_from(region))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from offlineimap_phantomfix.errors import NotFoundError, ServerError
 from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, imap_call
-from offlineimap_phantomfix.placeholder import PlaceholderInfo, detect_placeholder
+from offlineimap_phantomfix.placeholder import PlaceholderInfo, substitute_for
 from offlineimap_phantomfix.recovery import ConnectionDropped, LadderOutcome, run_ladder
 from offlineimap_phantomfix.responses import AnswerKind, FetchAnswer, classify_fetch, locate_uid, value_text
 from offlineimap_phantomfix.sanitize import clean_text
@@ -170,7 +170,7 @@ class _Probe:
         uid = self.uid
         if answer.kind is AnswerKind.DELIVERED and answer.content is not None:
             size = len(answer.content)
-            found = detect_placeholder(answer.content)
+            found = substitute_for(answer.content, uid)
             if found is not None:
                 if self.placeholder is None:
                     self.placeholder = found
@@ -225,7 +225,7 @@ class _Probe:
     def plain_fetch_delivers(self) -> bool:
         answer = self.plain
         return (answer is not None and answer.kind is AnswerKind.DELIVERED and answer.content is not None
-                and detect_placeholder(answer.content) is None and self.accept(answer.content))
+                and substitute_for(answer.content, self.uid) is None and self.accept(answer.content))
 
 
 def _original_words(found: PlaceholderInfo) -> str:

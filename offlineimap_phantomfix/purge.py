@@ -1,4 +1,7 @@
-"""``purge``: delete one message on the server, and only that one.
+"""``purge``: delete one message on the server, and only that one, and only while it is a phantom.
+
+First, read-only: the fallback ladder a sync runs must still fail to deliver the message, and the account's
+local Maildir must hold no synced copy of it (the next sync would delete that copy); else ``purge`` refuses.
 
 The manual way (``STORE +FLAGS (\\Deleted)`` then a bare ``EXPUNGE``) also expunges every other message that
 happens to carry ``\\Deleted`` in that folder. Here:
@@ -18,8 +21,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from offlineimap_phantomfix.errors import NotFoundError, ServerError, UnsafeOperationError
-from offlineimap_phantomfix.imapconn import imap_call
-from offlineimap_phantomfix.recovery import ConnectionDropped
+from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, imap_call
+from offlineimap_phantomfix.localcopy import canonical_folder, find_synced_copy, local_root, saved_uidvalidity
+from offlineimap_phantomfix.recovery import (
+    STEP_EXAMINE_BODY,
+    STEP_RETRY,
+    STEP_SEQUENCE,
+    ConnectionDropped,
+    run_ladder,
+)
 from offlineimap_phantomfix.responses import value_text
 from offlineimap_phantomfix.sanitize import clean_text
 from offlineimap_phantomfix.session import (
@@ -31,7 +41,7 @@ from offlineimap_phantomfix.session import (
     uid_set,
 )
 from offlineimap_phantomfix.store import STORE_FILENAME
-from offlineimap_phantomfix.verdicts import PhantomRecord
+from offlineimap_phantomfix.verdicts import PhantomRecord, Verdict
 
 if TYPE_CHECKING:
     from offlineimap_phantomfix.config import PhantomConfig
@@ -58,7 +68,8 @@ def _records(config: PhantomConfig, account: str, folder: str, uid: int) -> list
 
     repository = config.remote_repository(account)
     with PhantomStore(directory) as store:
-        return [r for r in store.records(account=account, folder=folder, uid=uid) if r.key.repository == repository]
+        return [r for r in store.records(account=account, uid=uid)
+                if r.key.repository == repository and canonical_folder(r.key.folder) == canonical_folder(folder)]
 
 
 def _describe_record(record: PhantomRecord) -> str:
@@ -115,6 +126,39 @@ def _checked(session: Session, imapobj: Any, what: str, method: str, *args: str)
     return typ, data
 
 
+def _check_still_a_phantom(config: PhantomConfig, session: Session, account: str, folder: str, uid: int) -> None:
+    """Before anything is changed: the read-only ladder (as ``probe`` runs it) must still fail to deliver the
+    message, and the local Maildir must hold no synced copy of it (the next sync would delete that copy)."""
+    imapobj = session.acquire()
+    try:
+        state = select_folder(session, imapobj, folder, readonly=True)
+        _locate_or_fail(session, imapobj, folder, uid, state)
+    finally:
+        session.release(imapobj)  # the ladder takes its own connections (maxconnections may be 1)
+    accept = accepts_like_offlineimap(session.repository.getfolder(folder, decode=False))
+    outcome = run_ladder(PoolSource(session.server, state.mailbox), uid, accept=accept)
+    nothing = "nothing was changed"
+    if outcome.verdict is Verdict.RECOVERED:
+        how = _HOW.get(outcome.recovered_by or "", "a fallback fetch")
+        raise UnsafeOperationError(f"refusing to purge {folder} UID {uid}: the server delivers it now ({how}), so "
+                                   f"it is no phantom; the next sync fetches it ({nothing})")
+    if outcome.verdict is Verdict.VANISHED:
+        raise NotFoundError(f"UID {uid} is no longer in folder {folder!r} on {session.where} ({nothing})")
+    root = local_root(config, account)
+    copy = find_synced_copy(root, folder, uid) if root is not None else None
+    if copy is None:
+        return
+    saved = saved_uidvalidity(config, account, folder)
+    if saved is not None and state.uidvalidity is not None and saved != state.uidvalidity:
+        return  # that file is a message of an earlier UIDVALIDITY, not this one
+    raise UnsafeOperationError(
+        f"refusing to purge {folder} UID {uid}: the local Maildir holds a synced copy ({copy}); deleting it on "
+        f"the server would make the next sync delete that copy too ({nothing})")
+
+
+_HOW = {STEP_RETRY: "the plain fetch", STEP_EXAMINE_BODY: "a BODY[] fetch", STEP_SEQUENCE: "a fetch by sequence number"}
+
+
 def _plan(uidplus: bool, uid: int, others_deleted: set[int]) -> list[str]:
     if uidplus:
         return [f"would run: UID STORE {uid} +FLAGS.SILENT (\\Deleted)",
@@ -142,6 +186,7 @@ def run_purge(config: PhantomConfig, account: str, folder: str, uid: int, *, yes
     config.check_account(account)
     records = _records(config, account, folder, uid)
     with open_session(config, account) as session:
+        _check_still_a_phantom(config, session, account, folder, uid)
         imapobj = session.acquire()
         uidplus = "UIDPLUS" in {str(c).upper() for c in getattr(imapobj, "capabilities", ())}
         lines: list[str] = []

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from offlineimap_phantomfix.placeholder import PlaceholderInfo, detect_placeholder
+from offlineimap_phantomfix.placeholder import PlaceholderInfo, substitute_for
 from offlineimap_phantomfix.responses import (
     AnswerKind,
     FetchAnswer,
@@ -112,7 +112,14 @@ class _Ladder:
         while True:
             if self.outcome.commands >= MAX_COMMANDS or self.errors_in_row >= MAX_ERRORS_IN_ROW:
                 raise _Budget()
-            connection = self._connection()
+            try:
+                connection = self._connection()
+            except ConnectionDropped as failed:  # no new connection: counts as a drop, never escapes
+                self.outcome.drops += 1
+                self._say(f"could not open a connection ({failed})")
+                if self.outcome.drops >= MAX_DROPS:
+                    raise _Budget() from None
+                continue
             self.outcome.commands += 1
             try:
                 typ, data = call(connection)
@@ -167,7 +174,7 @@ class _Ladder:
         if answer.kind is not AnswerKind.DELIVERED or answer.content is None:
             return False
         content = answer.content
-        placeholder = detect_placeholder(content)
+        placeholder = substitute_for(content, self.uid)
         if placeholder is not None:
             if self.outcome.placeholder is None:
                 self.outcome.placeholder = placeholder
@@ -206,7 +213,7 @@ class _Ladder:
         if answer.kind is AnswerKind.DELIVERED and answer.content:
             self.outcome.evidence.header = answer.content
             if self.outcome.placeholder is None:
-                self.outcome.placeholder = detect_placeholder(answer.content)
+                self.outcome.placeholder = substitute_for(answer.content, self.uid)
         elif answer.kind is AnswerKind.REFUSED:
             self._say(answer.server_said)
 
@@ -214,7 +221,7 @@ class _Ladder:
     def run(self) -> LadderOutcome:
         uid = self.uid
         try:
-            if not self.locate():
+            if not self.locate() and self._gone():
                 return self._finish(Verdict.VANISHED)
             steps: list[tuple[str, Callable[[LadderConnection], FetchAnswer]]] = [
                 (STEP_RETRY, lambda c: classify_fetch(*c.uid_fetch(uid, "(BODY.PEEK[])"), uid)),
@@ -229,18 +236,22 @@ class _Ladder:
                     return self._finish(Verdict.RECOVERED)
             self.evidence(with_header=True)
         except _Vanished:
-            return self._finish(self._confirm_vanished())
+            try:
+                return self._finish(Verdict.VANISHED if self._gone() else Verdict.EMPTY)
+            except _Budget:
+                return self._finish(Verdict.VANISHED)
         except _Budget:
             if self.outcome.drops >= MAX_DROPS:
                 self._evidence_after_drops()
         return self._finish(self._verdict())
 
-    def _confirm_vanished(self) -> Verdict:
-        try:
-            typ, data = self._run(lambda c: c.uid_search(self.uid))
-        except _Budget:
-            return Verdict.VANISHED
-        return Verdict.EMPTY if typ == "OK" and search_has_uid(data, self.uid) else Verdict.VANISHED
+    def _gone(self) -> bool:
+        """Is the UID really gone? Asked on a fresh connection: a session that received an EXPUNGE for it no
+        longer lists it, even when the server lists it again to everyone else (and on every later sync)."""
+        if self.connection is not None:
+            self.source.release(self.connection, broken=True)
+            self.connection = None
+        return not self.locate()
 
     def _evidence_after_drops(self) -> None:
         """Metadata only, on one more fresh connection; a further drop just ends it."""

@@ -91,28 +91,37 @@ def _where(record: PhantomRecord) -> str:
 
 
 def next_step(record: PhantomRecord) -> str:
-    """What the user can do about this record, as one line (a command where there is one)."""
+    """What the user can do about this record, as one line (a command where there is one).
+
+    ``purge`` is suggested only for a current phantom that more than one sync found (a verdict resting on one
+    attempt may be a passing failure), and ``purge`` itself checks again before it deletes anything.
+    """
     verdict = record.verdict
     where = _where(record)
     if record.purged:
         return "nothing: it was deleted on the server"
     if verdict is Verdict.RECOVERED:
-        how = f" by {clean_text(record.recovered_by)}" if record.recovered_by else ""
-        return f"nothing: recovered{how} and synced normally"
+        how = f" ({clean_text(record.recovered_by)})" if record.recovered_by else ""
+        kept = "; the quarantine item is only a copy kept from before" if record.quarantine else ""
+        return f"nothing: recovered{how}; the mail has since been synced normally{kept}"
     if verdict is Verdict.VANISHED:
         return "nothing: the message was expunged on the server"
+    purge = (f"; once you have the mail, delete it on the server (checked first): {PROGRAM} purge {where} --yes"
+             if record.confirmed else "")
     if not record.skipped:
-        return (f"fetched again on every sync (phantom_action = retry); to stop that, delete it on the server: "
-                f"{PROGRAM} purge {where} --yes")
+        if not record.confirmed:
+            return (f"tried again on the next sync (one failed attempt so far may be passing); to see what the "
+                    f"server says: {PROGRAM} probe {where}")
+        return f"fetched again on every sync (phantom_action = retry){purge}"
     if verdict is Verdict.PLACEHOLDER:
-        return (f"read the original in Outlook or webmail (the server's notice is in the quarantine), then delete "
-                f"it on the server: {PROGRAM} purge {where} --yes")
+        notice = " (the server's notice is in the quarantine)" if record.quarantine else ""
+        return f"read the original in Outlook or webmail{notice}{purge}"
     if verdict is Verdict.UNPARSEABLE:
-        return (f"open the raw copy in the quarantine; after an offlineimap upgrade, fetch it again: "
-                f"{PROGRAM} clear {where}")
+        raw = "open the raw copy in the quarantine; " if record.quarantine else ""
+        return f"{raw}after an offlineimap upgrade, fetch it again: {PROGRAM} clear {where}"
     # empty, refused, dropped
     return (f"see what the server says: {PROGRAM} probe {where}; it may still be readable in Outlook or "
-            f"webmail; to retry: {PROGRAM} clear {where}; to delete it on the server: {PROGRAM} purge {where} --yes")
+            f"webmail; to retry: {PROGRAM} clear {where}{purge}")
 
 
 # --- text -------------------------------------------------------------------------------------------------
@@ -123,7 +132,7 @@ def _state(record: PhantomRecord) -> str:
     if record.skipped:
         return "skipped"
     if record.verdict.is_phantom:
-        return "retried every sync"
+        return "retried every sync" if record.confirmed else "retried on the next sync"
     return "done"
 
 

@@ -97,7 +97,10 @@ class PhantomSafeRepositoryMixin:
                           int(folder.get_uidvalidity()), int(uid))
 
     def phantom_skip_set(self, folder: Any) -> frozenset[int]:
-        """UIDs of this folder that later syncs must not fetch (for the current UIDVALIDITY)."""
+        """UIDs of this folder that later syncs must not fetch (for the current UIDVALIDITY); none with
+        ``phantom_action = retry``, whatever earlier syncs under another action recorded."""
+        if self.phantom_options.action is PhantomAction.RETRY:
+            return frozenset()
         try:
             store = self.phantom_store(create=not self.phantom_dry_run)
             if store is None:
@@ -109,17 +112,48 @@ class PhantomSafeRepositoryMixin:
             self._phantom_warn(f"skip list unavailable, every message will be fetched: {error}")
             return frozenset()
 
+    def phantom_open_records(self, folder: Any) -> dict[int, PhantomRecord]:
+        """Records of this folder (current UIDVALIDITY) that are not yet ``recovered``, purged or not, by UID:
+        the ones a delivery must heal."""
+        try:
+            store = self.phantom_store(create=False)
+            if store is None or self.phantom_dry_run:
+                return {}
+            uidvalidity = int(folder.get_uidvalidity())
+            return {r.key.uid: r for r in store.records(account=self.phantom_account, folder=folder.getname())
+                    if r.key.repository == self.getname() and r.key.uidvalidity == uidvalidity  # type: ignore[attr-defined]
+                    and r.verdict is not Verdict.RECOVERED}
+        except PhantomFixError:
+            return {}  # phantom_skip_set has said so already
+
+    def phantom_heal(self, record: PhantomRecord, how: str) -> None:
+        """A recorded message was delivered after all: it is ``recovered`` now, and no longer skipped."""
+        key = record.key
+        try:
+            store = self.phantom_store()
+            assert store is not None
+            store.record(key, Verdict.RECOVERED, skipped=False, recovered_by=how, server_said=record.server_said)
+        except PhantomFixError as error:
+            self._phantom_warn(f"{key.folder} UID {key.uid} was synced, but its record still says it is not: "
+                               f"{error}")
+
     def phantom_conclude(self, key: MessageKey, outcome: LadderOutcome) -> PhantomRecord | None:
         """Record a verdict and quarantine what there is to keep. Returns the record (None in dry runs)."""
         if self.phantom_dry_run:
             return None
         options = self.phantom_options
-        skipped = outcome.verdict.is_phantom and options.action is not PhantomAction.RETRY
         original = outcome.original
         try:
             store = self.phantom_store()
             assert store is not None
             previous = store.get(key)
+            if outcome.verdict is Verdict.VANISHED and previous is not None and \
+                    previous.verdict is Verdict.VANISHED:
+                # "Expunged" once more, yet listed again by this sync: the server lists it and will not send it.
+                outcome.verdict = Verdict.EMPTY
+                outcome.evidence.server_said.append("expunged on an earlier sync, yet listed again")
+            skipped = outcome.verdict.is_phantom and options.action is not PhantomAction.RETRY and \
+                not (outcome.verdict.may_pass and (previous is None or not previous.verdict.is_phantom))
             quarantine_path: str | None = None
             if outcome.verdict.is_phantom and options.action is PhantomAction.QUARANTINE and \
                     (previous is None or not previous.quarantine):

@@ -269,7 +269,8 @@ class PhantomStore:
 
         A new row starts with ``attempts == 1`` and ``first_seen == last_seen == now``. An existing row gets
         ``attempts + 1``, ``last_seen = now``, the new verdict, ``skipped``, ``server_said`` and
-        ``recovered_by``; ``quarantine``, ``original``, ``size`` and ``flags`` change only when a new value is
+        ``recovered_by`` (a changed verdict clears ``reported``, so ``report --new`` shows it once more);
+        ``quarantine``, ``original``, ``size`` and ``flags`` change only when a new value is
         given (an empty :class:`Original` counts as none). Seeing the message again clears ``purged``.
         """
         stamp = _time_text(_utc(now))
@@ -292,7 +293,8 @@ class PhantomStore:
                 )
             else:
                 connection.execute(
-                    "UPDATE phantoms SET attempts = attempts + 1, last_seen = ?, verdict = ?, skipped = ?, "
+                    "UPDATE phantoms SET attempts = attempts + 1, last_seen = ?, "
+                    "reported = CASE WHEN verdict = ? THEN reported ELSE 0 END, verdict = ?, skipped = ?, "
                     "purged = 0, server_said = ?, recovered_by = ?, "
                     "quarantine = COALESCE(?, quarantine), size = COALESCE(?, size), "
                     "flags = COALESCE(?, flags), "
@@ -300,7 +302,8 @@ class PhantomStore:
                     "original_sender = CASE WHEN ? THEN ? ELSE original_sender END, "
                     "original_date = CASE WHEN ? THEN ? ELSE original_date END "
                     f"WHERE {_KEY_WHERE}",
-                    (stamp, verdict.value, int(bool(skipped)), _text(server_said) or "", _text(recovered_by),
+                    (stamp, verdict.value, verdict.value, int(bool(skipped)), _text(server_said) or "",
+                     _text(recovered_by),
                      _text(quarantine), size, _text(flags),
                      original is not None, subject, original is not None, sender, original is not None, date,
                      *params),

@@ -19,6 +19,11 @@ class Verdict(str, enum.Enum):
     UNPARSEABLE = "unparseable"
 
     @property
+    def may_pass(self) -> bool:
+        """A refusal or dropped connection may be passing: the first one is retried on the next sync."""
+        return self in (Verdict.REFUSED, Verdict.DROPPED)
+
+    @property
     def is_phantom(self) -> bool:
         """True for verdicts that leave the message out of the Maildir (and so may be skipped)."""
         return self not in (Verdict.RECOVERED, Verdict.VANISHED)
@@ -102,3 +107,8 @@ class PhantomRecord:
     flags: str | None = None
     purged: bool = False
     reported: bool = False
+
+    @property
+    def confirmed(self) -> bool:
+        """A phantom found by more than one sync: not a verdict resting on one failed attempt."""
+        return self.verdict.is_phantom and self.attempts >= 2

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from offlineimap_phantomfix.placeholder import PlaceholderInfo, detect_placeholder
+from offlineimap_phantomfix.placeholder import PlaceholderInfo, detect_placeholder, substitute_for
 from offlineimap_phantomfix.verdicts import Original
 
 PHRASE = "Retrieval using the IMAP4 protocol failed for the following message:"
@@ -383,6 +383,23 @@ NEGATIVES: dict[str, bytes] = {
     "only-retrieval-word": b"Retrieval",
     "subject-25-digit-uid": normal_mail(subject=PHRASE.encode() + b" " + b"9" * 25),
     "huge-digit-run": b"Subject: " + PHRASE.encode() + b" " + b"1" * 100_000,
+    # A colleague asks about the error, from an address whose domain is outlook.com.
+    "colleague-at-outlook-com": normal_mail(subject=PHRASE.encode() + b" 15541", body=b"Hi, I got this error "
+                                            b"today, do you know what it means?\n").replace(
+        b"Bob <bob@example.org>", b"Carol Jones <carol.jones@outlook.com>"),
+    "colleague-quotes-the-whole-notice": normal_mail(
+        subject=PHRASE.encode() + b" 15541",
+        body=b"Look what I got:\n\n" + "\n".join(BODY_LINES).encode()).replace(
+        b"Bob <bob@example.org>", b"exchange-admin@outlook.com"),
+    "notice-then-a-question": substitute(body="\n".join(BODY_LINES) + "\n\nWhat should I do?\n",
+                                         sender=b"Carol <carol@outlook.com>"),
+    "notice-with-an-extra-line-among-the-fields": substitute(
+        body="\n".join(BODY_LINES).replace("Sent date:", "I think this was sent on\nSent date:")),
+    "empty-body-from-an-outlook-address": normal_mail(subject=PHRASE.encode() + b" 15541", body=b"").replace(
+        b"Bob <bob@example.org>", b"carol@outlook.com"),
+    "header-only-from-a-person-at-outlook-com": b"From: Carol <carol@outlook.com>\r\nSubject: " + PHRASE.encode()
+                                                + b"\r\n 15541\r\n\r\n",
+    "whitespace-run-after-the-closing": substitute(body="\n".join(BODY_LINES) + " " * 50_000 + "x"),
 }
 
 
@@ -435,3 +452,10 @@ def test_normal_mail_is_cheap() -> None:
     for _ in range(20):
         assert detect_placeholder(raw) is None
     assert time.perf_counter() - started < 2.0
+
+
+def test_a_notice_naming_another_uid_is_not_the_substitute_for_this_one() -> None:
+    raw = substitute()  # names UID 15541
+    assert substitute_for(raw, 15541) is not None
+    assert substitute_for(raw, 2) is None
+    assert substitute_for(substitute(subject_header=b"Subject: " + PHRASE.encode()), 2) is not None  # no number

@@ -138,17 +138,52 @@ def test_sequence_answer_for_another_uid_is_not_used() -> None:
     assert any("15544" in said for said in outcome.evidence.server_said)
 
 
-def test_gone_from_fetch_and_search_is_vanished() -> None:
-    outcome = ladder(Script([("uid_fetch", "(UID FLAGS)", OK_EMPTY), ("uid_search", str(UID), ("OK", [b""]))]))
+GONE: list[tuple[str, str, Answer]] = [("uid_fetch", "(UID FLAGS)", OK_EMPTY), ("uid_search", str(UID), ("OK", [b""]))]
+NIL: Answer = ("OK", [b"%d (UID %d BODY[] NIL)" % (MSN, UID)])
+
+
+def test_gone_from_fetch_and_search_is_vanished_when_a_fresh_connection_agrees() -> None:
+    script = Script([*GONE, *GONE])
+    outcome = ladder(script)
     assert outcome.verdict is Verdict.VANISHED
     assert not outcome.verdict.is_phantom
+    assert script.opened == 2 and script.released[0] is True  # the first session is not asked again
 
 
 def test_nil_body_then_gone_is_vanished() -> None:
-    nil: Answer = ("OK", [b"%d (UID %d BODY[] NIL)" % (MSN, UID)])
-    outcome = ladder(Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", nil),
-                             ("uid_search", str(UID), ("OK", [None]))]))
+    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", NIL), *GONE])
+    outcome = ladder(script)
     assert outcome.verdict is Verdict.VANISHED
+    assert script.opened == 2
+
+
+def test_nil_body_but_listed_on_a_fresh_connection_is_a_phantom() -> None:
+    # The session that got the EXPUNGE no longer lists the UID; a new one does: not expunged at all.
+    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", NIL),
+                     ("uid_fetch", "(UID FLAGS)", LOCATED)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.EMPTY and outcome.verdict.is_phantom
+    assert script.opened == 2
+
+
+def test_listed_again_on_a_fresh_connection_goes_on_with_the_ladder() -> None:
+    script = Script([*GONE, ("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", body(REAL))])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.RECOVERED and outcome.content == REAL
+
+
+class Unreachable(Script):
+    def open(self) -> Script.Conn:
+        self.opened += 1
+        raise ConnectionDropped("could not connect: LOGIN failed")
+
+
+def test_no_new_connection_is_a_drop_not_an_exception() -> None:
+    script = Unreachable([])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.DROPPED
+    assert script.opened >= 2
+    assert any("could not open a connection" in said for said in outcome.evidence.server_said)
 
 
 def test_substitute_from_non_peek_fetch_is_placeholder_kept_as_received() -> None:
@@ -211,3 +246,4 @@ def test_no_first_then_bye_on_repeat_is_refused_not_dropped() -> None:
     outcome = ladder(script)
     assert outcome.verdict is Verdict.REFUSED
     assert "[SERVERBUG]" in outcome.server_said
+

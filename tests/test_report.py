@@ -201,7 +201,7 @@ def test_text_shortens_the_servers_words() -> None:
 
 def test_text_marks_purged_and_retry_records() -> None:
     purged = record(1, Verdict.REFUSED, purged=True)
-    retried = record(2, Verdict.EMPTY, skipped=False)
+    retried = record(2, Verdict.EMPTY, skipped=False, attempts=2)
     text = render_text([purged, retried], now=SYNC)
     assert "UID 1  refused  [purged]" in text
     assert "UID 2  empty  [retried every sync]" in text
@@ -239,10 +239,35 @@ def test_text_strips_control_characters_and_escapes() -> None:
     ],
 )
 def test_next_step_per_verdict(verdict: Verdict, skipped: bool, needles: list[str]) -> None:
-    step = next_step(record(verdict=verdict, skipped=skipped))
+    step = next_step(record(verdict=verdict, skipped=skipped, attempts=2, quarantine="/q/new/1"))
     assert "\n" not in step
     for needle in needles:
         assert needle in step, (needle, step)
+
+
+@pytest.mark.parametrize("verdict", [v for v in Verdict if v.is_phantom], ids=lambda v: v.value)
+@pytest.mark.parametrize("skipped", [True, False])
+def test_one_failed_attempt_never_suggests_purge(verdict: Verdict, skipped: bool) -> None:
+    assert "purge" not in next_step(record(verdict=verdict, skipped=skipped, attempts=1, quarantine="/q/new/1"))
+
+
+@pytest.mark.parametrize("verdict", [Verdict.RECOVERED, Verdict.VANISHED])
+def test_no_purge_for_what_is_not_a_current_phantom(verdict: Verdict) -> None:
+    assert "purge" not in next_step(record(verdict=verdict, skipped=False, attempts=5, quarantine="/q/new/1"))
+
+
+@pytest.mark.parametrize("verdict", [Verdict.PLACEHOLDER, Verdict.UNPARSEABLE])
+def test_no_quarantine_item_is_not_claimed(verdict: Verdict) -> None:
+    step = next_step(record(verdict=verdict, skipped=True, attempts=2, quarantine=None))
+    assert "quarantine" not in step
+
+
+def test_healed_record_says_the_mail_has_since_been_synced() -> None:
+    healed = record(verdict=Verdict.RECOVERED, skipped=False, attempts=3, recovered_by="plain fetch after retry",
+                    quarantine="/q/new/1")
+    step = next_step(healed)
+    assert step.startswith("nothing") and "since been synced" in step and "plain fetch after retry" in step
+    assert "quarantine item is only a copy" in step
 
 
 def test_next_step_recovered_names_the_step() -> None:

@@ -569,3 +569,13 @@ def test_hostile_strings_round_trip_unchanged(store: PhantomStore, text: str) ->
 def test_lone_surrogates_are_stored_as_replacement_characters(store: PhantomStore) -> None:
     record = store.record(key(), Verdict.UNPARSEABLE, skipped=True, server_said="bad \udcff byte", now=T0)
     assert record.server_said == "bad \ufffd byte"
+
+
+def test_a_changed_verdict_is_new_again_for_report_new(store: PhantomStore) -> None:
+    store.record(key(), Verdict.PLACEHOLDER, skipped=True, now=T0)
+    store.mark_reported([key()])
+    again = store.record(key(), Verdict.PLACEHOLDER, skipped=True, now=T0 + timedelta(days=7))
+    assert again.reported  # the same verdict once more: nothing new to show
+    healed = store.record(key(), Verdict.RECOVERED, skipped=False, recovered_by="plain fetch after retry",
+                          now=T0 + timedelta(days=8))
+    assert not healed.reported and not healed.skipped and healed.attempts == 3

@@ -94,6 +94,8 @@ class Fault(str, enum.Enum):
     """Content fetch: ``* BYE FETCH failed: Internal error occurred ...`` and the connection closes."""
     VANISH = "vanish"
     """First content fetch: ``BODY[] NIL``, ``* n EXPUNGE``, ``OK [EXPUNGEISSUED]``; the message is gone."""
+    VANISH_LISTED = "vanish_listed"
+    """Every content fetch: ``BODY[] NIL`` and ``* n EXPUNGE``, yet the message stays listed (new sessions see it)."""
     SEQUENCE_ONLY = "sequence_only"
     """UID FETCH content forms behave as EMPTY; sequence-number content fetches deliver the message."""
     SEQUENCE_WRONG = "sequence_wrong"
@@ -791,6 +793,8 @@ class EmulatorServer:
         self.uidplus = uidplus
         self.max_errors_per_connection = max_errors_per_connection
         self._initial_settings = (uidplus, max_errors_per_connection)
+        self.logins_refused_after_drop = 0  # after a Fault.DROPPED drop, refuse this many LOGINs (NO)
+        self._logins_to_refuse = 0
         self.lock = threading.RLock()
         self.log: list[LogEntry] = []
         self.errors: list[BaseException] = []
@@ -866,6 +870,7 @@ class EmulatorServer:
         self._close_connections()
         with self.lock:
             self.uidplus, self.max_errors_per_connection = self._initial_settings
+            self.logins_refused_after_drop = self._logins_to_refuse = 0
             self._folders = {"INBOX": _Folder("INBOX", uidvalidity=1)}
             self.log = []
             self.errors = []
@@ -1288,6 +1293,9 @@ class _Connection(socketserver.BaseRequestHandler):
     def login(self, ctx: _Context, user: str, password: str) -> None:
         if self.authenticated:
             self.tagged(ctx.tag, "BAD", INVALID_STATE_TEXT)
+        elif self.emu._logins_to_refuse > 0:
+            self.emu._logins_to_refuse -= 1
+            self.tagged(ctx.tag, "NO", f"{ctx.command} failed: server busy.")
         elif user == self.emu.user and password == self.emu.password:
             self.authenticated = True
             self.tagged(ctx.tag, "OK", f"{ctx.command} completed.")
@@ -1583,13 +1591,15 @@ class _Connection(socketserver.BaseRequestHandler):
                     self.tagged(ctx.tag, "BAD", REFUSED_BAD_TEXT)
                 return
             if plan == "drop":
+                self.emu._logins_to_refuse = self.emu.logins_refused_after_drop
                 self.send(BYE_DROPPED)
                 self.close_connection()
                 return
             if plan == "vanish":
                 name = next(i.response_name() for i in items if i.content)
                 self.send(f"* {msn} FETCH (UID {msg.uid} {name} NIL)")
-                box.messages.remove(msg)
+                if msg.fault is not Fault.VANISH_LISTED:
+                    box.messages.remove(msg)
                 vanished.append(msg.uid)
                 continue
             source = msg
@@ -1629,7 +1639,7 @@ class _Connection(socketserver.BaseRequestHandler):
             return "bad"
         if fault == Fault.DROPPED:
             return "drop"
-        if fault == Fault.VANISH:
+        if fault in (Fault.VANISH, Fault.VANISH_LISTED):
             return "vanish"
         if fault == Fault.SEQUENCE_ONLY:
             return "omit" if uid_mode else "normal"

@@ -182,6 +182,11 @@ def test_phantomsafe(
     assert_landed_intact(setup, broken_mailbox)
     assert verdicts(setup) == [("Broken", BROKEN_UID, verdict)], result.output
 
+    # A first refusal or drop may be passing: the next sync tries once more, and then it is skipped.
+    confirm = sync(setup, f"PhantomSafeIMAP, {verdict}, confirmed")
+    assert confirm.returncode == 0, confirm.output
+    assert verdicts(setup) == [("Broken", BROKEN_UID, verdict)], confirm.output
+
     # The next sync leaves the skipped message alone: exit 0, nothing new lands, Dovecot is not asked for it.
     log_before = broken_mailbox.log_text().count(PERMISSION_DENIED)
     again = sync(setup, f"PhantomSafeIMAP, {verdict}, second run")
