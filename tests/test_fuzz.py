@@ -93,7 +93,10 @@ def test_placeholder_detection_never_raises(raw: bytes) -> None:
 
 SENDERS = st.sampled_from(["Bob Jones <bob@example.com>", "bob@example.com", "Zoë Ärger <zoe@example.de>",
                            '"Doe, Jane" <jane.doe@example.org>'])
-SUBJECTS = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60).filter(str.strip)
+# The server quotes the subject as it decoded it, line breaks included; a line of it that itself ends like a
+# closed field value (with '"' or '>') is beyond what the notice's shape can tell apart.
+SUBJECTS = st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.just("\n"), min_size=1, max_size=60).filter(
+    lambda s: s.strip() and not any(line.rstrip().endswith(('"', ">")) for line in s.split("\n")[:-1]))
 
 
 def _reencode(raw: bytes, encoding: str) -> bytes:
