@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-debian test-fast lint bench system-packages clean
+.PHONY: demo test test-debian test-fast test-long lint bench system-packages clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test-debian: $(STAMP) $(SYSTEM_STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e and not dovecot" $(PYTEST_ARGS)
+
+# The long runs of the model-based and fuzz tiers (minutes, not for every CI run).
+test-long: $(STAMP)
+	PHANTOMFIX_LIFE_EXAMPLES=300 PHANTOMFIX_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q -m "lifecycle or fuzz" $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	@$(PY) -m offlineimap_phantomfix demo
