@@ -273,8 +273,10 @@ class Walk:
 
     def step_purge(self) -> str:
         records = [r for r in self.records() if r.key.folder in FOLDERS and not r.purged]
-        if records and self.rng.random() < 0.8:
-            record = self.rng.choice(records)
+        skipped = [r for r in records if r.skipped]  # what the report may advise to purge
+        choice = self.rng.random()
+        if (skipped and choice < 0.6) or (records and choice < 0.8):
+            record = self.rng.choice(skipped if skipped and choice < 0.6 else records)
             folder, uid = record.key.folder, record.key.uid
         else:
             picked = self._pick_server()
@@ -283,6 +285,10 @@ class Walk:
             folder, uid, _ = picked
         yes = self.rng.random() < 0.6
         before = {(f, u): (raw, fault) for f, u, raw, _, fault in self.server_messages()}
+        here = {normalized(m.raw) for msgs in self.local().values() for m in msgs}
+        target = before.get((folder, uid))
+        # Only a current phantom without a synced copy may be deleted (offlineimap would delete that copy too).
+        may_delete = yes and target is not None and target[1] not in DELIVERABLE and target[0] not in here
         argv = ["purge", "--account", "Test", "--folder", folder, "--uid", str(uid), *(["--yes"] if yes else [])]
         status, out, err = self.helper(*argv)
         text = f"{' '.join(argv)} -> {status}"
@@ -294,11 +300,19 @@ class Walk:
             self.fail(f"{text}: a dry run removed {sorted(gone)}")
         for key in gone:
             raw, fault = before[key]
-            if fault in DELIVERABLE:
-                self.fail(f"{text}: purge removed a deliverable message {key}")
             if fault is Fault.VANISH:
                 self.deleted.add(raw)
-        self._check_log(text, stores={(folder, uid)} if yes else set(), expunge={folder} if yes else set())
+                continue
+            if fault in DELIVERABLE:
+                self.fail(f"{text}: purge removed a deliverable message {key}")
+            if raw in here:
+                self.fail(f"{text}: purge removed {key} although the Maildir holds its synced copy")
+        if yes and status == 0 and target is not None and (folder, uid) not in gone:
+            self.fail(f"{text}: purge said it was done, yet {folder} UID {uid} is still on the server")
+        if status != 0 and (folder, uid) in gone - self._vanishing(before):
+            self.fail(f"{text}: purge failed, yet {folder} UID {uid} is gone")
+        self._check_log(text, stores={(folder, uid)} if may_delete else set(),
+                        expunge={folder} if may_delete else set())
         return text
 
     @staticmethod
@@ -416,7 +430,7 @@ class Walk:
     STEPS = (
         ("step_add", 3), ("step_expunge", 1), ("step_phantom", 3), ("step_heal", 2), ("step_renumber", 0.4),
         ("step_remote_flags", 1), ("step_local_flags", 1), ("step_local_delete", 1), ("step_sync", 5),
-        ("step_clear", 1), ("step_purge", 1.5), ("step_time", 2),
+        ("step_clear", 1), ("step_purge", 2), ("step_time", 2),
     )
 
     def run(self, max_steps: int) -> int:
