@@ -92,7 +92,7 @@ class Quarantine:
         sync killed before it could record the item, or before a ``clear``) is returned instead of a second one.
         """
         maildir = self.maildir(account)
-        tag = f",K={_key_tag(key)}" if key is not None else ""
+        tag = f"_ph{_key_tag(key)}" if key is not None else ""
         if tag:
             existing = _find_tagged(maildir, tag)
             if existing is not None:
