@@ -2,8 +2,8 @@
 
 ``<phantom_dir>/quarantine/<account>/`` is a real Maildir (``tmp``, ``new``, ``cur``) that Mutt and notmuch read.
 Items are written the Maildir way: to ``tmp/`` (mode 0600, fsync), then renamed into ``new/``. File names are
-made only of our own text (time, pid, a counter, the host name and the account name passed through
-:func:`~offlineimap_phantomfix.sanitize.safe_name`), never of anything a server chose.
+made only of our own text (time, pid, a counter, the host name, a hash of the message's key and the account
+name passed through :func:`~offlineimap_phantomfix.sanitize.safe_name`), never of anything a server chose.
 
 :func:`build_notice` is pure: it turns what the recovery ladder learned about a message (key, verdict,
 evidence, what is known of the original) into an RFC 5322 message for that Maildir.
