@@ -560,7 +560,9 @@ def open_session(config: PhantomConfig, account: str, *, description: str = "") 
         socket.setdefaulttimeout(previous_timeout)
         logger.removeHandler(ui._log_con_handler)
         logger.setLevel(previous_level)
-        uibase.setglobalui(previous_ui)
+        # imaplib2's reader thread of a connection just logged out may still log through the global UI: never
+        # leave None behind (its handler is gone, so whatever it says goes nowhere).
+        uibase.setglobalui(previous_ui if previous_ui is not None else ui)
 
 
 # --- small IMAP helpers shared by probe and purge -----------------------------------------------------------
