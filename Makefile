@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-debian test-fast test-pythons dist lint bench docs system-packages clean
+.PHONY: demo test test-debian test-fast test-long test-pythons dist lint bench docs system-packages clean
 
 # The package alone (what `make demo` needs), then the test tools on top.
 $(BASE_STAMP): setup.cfg pyproject.toml
@@ -64,6 +64,10 @@ dist: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e and not dovecot" $(PYTEST_ARGS)
+
+# The long runs of the model-based and fuzz tiers (minutes, not for every CI run).
+test-long: $(STAMP)
+	PHANTOMFIX_LIFE_EXAMPLES=300 PHANTOMFIX_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q -m "lifecycle or fuzz" $(PYTEST_ARGS)
 
 demo: $(BASE_STAMP)
 	@$(PY) -m offlineimap_phantomfix demo

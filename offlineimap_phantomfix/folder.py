@@ -51,6 +51,7 @@ class PhantomSafeFolderMixin:
 
     # --- message list -----------------------------------------------------------------------------------
     def cachemessagelist(self, min_date: Any = None, min_uid: Any = None) -> None:
+        self._phantom_check_uidvalidity()
         super().cachemessagelist(min_date=min_date, min_uid=min_uid)  # type: ignore[misc]
         # Skipped UIDs stay in the message list, so a skip is never mistaken for a deletion.
         self._phantom_skip = self.repository.phantom_skip_set(self)  # type: ignore[attr-defined]
@@ -60,6 +61,18 @@ class PhantomSafeFolderMixin:
         extra = sorted(self._phantom_skip.difference(user or []))
         self.copy_ignoreUIDs = None if user is None and not extra else [*(user or []), *extra]
         self._phantom_open = self.repository.phantom_open_records(self)  # type: ignore[attr-defined]
+
+    def _phantom_check_uidvalidity(self) -> None:
+        # offlineimap 8.0.3 announces "skipping it" on a UIDVALIDITY change and then syncs anyway: every local
+        # message of the old numbering is deleted and the renumbered ones fetched again, so a local copy of a
+        # message that is now a phantom is lost. Stop this folder instead, as offlineimap means to.
+        saved = self.get_saveduidvalidity()  # type: ignore[attr-defined]
+        current = self.get_uidvalidity()  # type: ignore[attr-defined]
+        if saved is not None and saved != current:
+            raise OfflineImapError(
+                f"phantomfix: UIDVALIDITY of {self} changed (saved {saved}, now {current}): folder not synced, "
+                "no local message deleted; see offlineimap's manual on UID validity",
+                OfflineImapError.ERROR.FOLDER)
 
     # --- copying ------------------------------------------------------------------------------------------
     def copymessageto(self, uid: int, dstfolder: Any, statusfolder: Any, register: int = 1) -> None:

@@ -84,7 +84,11 @@ def parse_options(values: Mapping[str, str], *, section: str = "") -> PhantomOpt
         if "phantom_retry_after" in lowered else DEFAULT_RETRY_AFTER
     directory = None
     if lowered.get("phantom_dir", "").strip():
-        directory = Path(lowered["phantom_dir"].strip()).expanduser()
+        text = lowered["phantom_dir"].strip()
+        try:
+            directory = Path(text).expanduser()
+        except RuntimeError:  # "~name" for a user this system does not know
+            raise ConfigError(f"{_where(section)}phantom_dir = {text!r}: cannot expand the ~ in it") from None
     return PhantomOptions(action=action, retry_after=retry_after, directory=directory)
 
 

@@ -298,10 +298,25 @@ def _whole_notice(text: str) -> str | None:
             return None
         if _TRAILER.fullmatch(text[end.end():]) is None:
             return None
-    fields = [line for line in region.split("\n") if line.strip()]
+    fields = _join_quoted([line for line in region.split("\n") if line.strip()])
     if len(fields) > 3 or any(_BODY_FIELD.fullmatch(line) is None for line in fields):
         return None
-    return region
+    return "\n".join(fields)
+
+
+def _join_quoted(lines: list[str]) -> list[str]:
+    """The field lines, with a quoted value that runs over several lines joined into one: the server quotes the
+    subject as it decoded it, line breaks included."""
+    joined: list[str] = []
+    open_quote = False
+    for line in lines:
+        if open_quote:
+            joined[-1] += " " + line.strip()
+        else:
+            joined.append(line)
+        value = joined[-1].partition(":")[2].strip()
+        open_quote = value.startswith('"') and (len(value) == 1 or not value.endswith(('"', ">")))
+    return joined
 
 
 def _display_name(value: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,14 @@ from offlineimap import OfflineImapError
 from offlineimap.repository.Gmail import GmailRepository
 from offlineimap.repository.IMAP import IMAPRepository
 
-from offlineimap_phantomfix import report
+from offlineimap_phantomfix import clock, report
 from offlineimap_phantomfix.errors import PhantomFixError
 from offlineimap_phantomfix.folder import PhantomSafeGmailFolder, PhantomSafeIMAPFolder
 from offlineimap_phantomfix.notice import known_original
 from offlineimap_phantomfix.options import parse_options, state_directory
 from offlineimap_phantomfix.quarantine import GONE_NOTE, Kept, Quarantine, build_notice, resolve_records
 from offlineimap_phantomfix.recovery import LadderOutcome
-from offlineimap_phantomfix.sanitize import safe_name
+from offlineimap_phantomfix.sanitize import clean_text, safe_name, unsafe_folder_name
 from offlineimap_phantomfix.store import STORE_FILENAME, PhantomStore
 from offlineimap_phantomfix.verdicts import MessageKey, PhantomAction, PhantomRecord, Verdict
 
@@ -50,7 +49,8 @@ class PhantomSafeRepositoryMixin:
         self.phantom_state_dir = state_directory(Path(metadata), self.phantom_options)
         self._phantom_lock = threading.Lock()
         self._phantom_store: PhantomStore | None = None
-        self._phantom_sync_started = datetime.now(timezone.utc)
+        self._phantom_refused: set[str] = set()
+        self._phantom_sync_started = clock.now()
 
     # --- offlineimap interface -------------------------------------------------------------------------
     def getfoldertype(self) -> type:
@@ -62,6 +62,19 @@ class PhantomSafeRepositoryMixin:
             self.phantom_end_of_sync()
         finally:
             super().forgetfolders()  # type: ignore[misc]
+
+    def should_sync_folder(self, fname: str) -> bool:
+        """offlineimap's folder filter, after refusing names that cannot safely be a local folder (a ``..``
+        stops the whole account's sync in offlineimap, control characters reach the terminal)."""
+        problem = unsafe_folder_name(fname, getattr(self.imapserver, "delim", None))  # type: ignore[attr-defined]
+        if problem is None:
+            return bool(super().should_sync_folder(fname))  # type: ignore[misc]
+        with self._phantom_lock:
+            first = fname not in self._phantom_refused
+            self._phantom_refused.add(fname)
+        if first:
+            self._phantom_warn(f"not syncing the server folder {clean_text(fname, limit=80)!r}: {problem}")
+        return False
 
     # --- state ----------------------------------------------------------------------------------------
     @property
@@ -182,7 +195,7 @@ class PhantomSafeRepositoryMixin:
             return None
 
     def phantom_end_of_sync(self) -> None:
-        started, self._phantom_sync_started = self._phantom_sync_started, datetime.now(timezone.utc)
+        started, self._phantom_sync_started = self._phantom_sync_started, clock.now()
         if self.phantom_dry_run:
             return
         try:

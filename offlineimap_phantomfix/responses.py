@@ -19,6 +19,7 @@ FetchValue = Union[bytes, None, list["FetchValue"]]
 
 _LITERAL_AT_END = re.compile(rb"\{(\d+)\+?\}\s*$")
 _ATOM_END = b" ()\r\n"
+_MAX_DEPTH = 32  # lists nested deeper than any real FETCH answer (BODYSTRUCTURE included) are left out
 
 
 @dataclass
@@ -135,12 +136,23 @@ def _pieces(item: object) -> list[tuple[bool, bytes]]:
     return []
 
 
-def _parse_value(cursor: _Segments) -> FetchValue:
+def _skip_list(cursor: _Segments) -> None:
+    """Pass over the rest of a list (its "(" already read), however deep, without recursing."""
+    depth = 1
+    while depth and cursor.peek() is not None:
+        kind, _ = cursor.next_token()
+        depth += 1 if kind == "(" else -1 if kind == ")" else 0
+
+
+def _parse_value(cursor: _Segments, depth: int = 0) -> FetchValue:
     kind, value = cursor.next_token()
     if kind == "(":
+        if depth >= _MAX_DEPTH:  # a hostile server nesting lists to exhaust the stack
+            _skip_list(cursor)
+            return []
         items: list[FetchValue] = []
         while cursor.peek() not in (b")", None):
-            items.append(_parse_value(cursor))
+            items.append(_parse_value(cursor, depth + 1))
         cursor.next_token()
         return items
     if kind == "atom" and value.upper() == b"NIL":

@@ -30,3 +30,23 @@ def safe_name(value: str, *, limit: int = 64) -> str:
     """A file-name component made only of ``[A-Za-z0-9._-]``, never ``.`` or ``..``, never empty."""
     name = _SAFE_NAME.sub("_", value).strip("._")[:limit]
     return name or "_"
+
+
+_NAME_LIMIT = 240  # bytes: the whole name becomes one file name (a Maildir directory, offlineimap's status file)
+
+
+def unsafe_folder_name(name: str, separator: str | None) -> str | None:
+    """Why a server's folder name must not become a local folder, or None when it may.
+
+    Refused: a control character, an empty, ``.`` or ``..`` part (split at the server's ``separator`` and at
+    ``/``), or a name too long to be a file name.
+    """
+    if _CONTROL.search(name) or "\t" in name or "\n" in name:
+        return "it contains control characters"
+    parts = name.split(separator) if separator else [name]
+    parts += name.split("/")  # the local side may use "/" whatever the server's separator
+    if any(part in ("", ".", "..") for part in parts):
+        return "it has an empty, '.' or '..' part"
+    if len(name.encode("utf-8", "surrogateescape")) > _NAME_LIMIT:
+        return f"it is longer than {_NAME_LIMIT} bytes"
+    return None

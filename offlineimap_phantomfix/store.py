@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, TypeVar
 
+from offlineimap_phantomfix import clock
 from offlineimap_phantomfix.errors import StoreError
 from offlineimap_phantomfix.marks import v2_shown_table
 from offlineimap_phantomfix.verdicts import MessageKey, Original, PhantomRecord, Verdict
@@ -105,7 +106,7 @@ _ORDER = "ORDER BY account, repository, folder, uid, uidvalidity"
 
 def _utc(value: datetime | None) -> datetime:
     if value is None:
-        return datetime.now(timezone.utc)
+        return clock.now()
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"a timezone-aware datetime is needed, got {value!r}")
     return value.astimezone(timezone.utc)
