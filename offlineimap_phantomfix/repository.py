@@ -165,7 +165,8 @@ class PhantomSafeRepositoryMixin:
                 outcome.evidence.server_said.append("expunged on an earlier sync, yet listed again")
             skipped = outcome.verdict.is_phantom and options.action is not PhantomAction.RETRY and \
                 not (outcome.verdict.may_pass and (previous is None or not previous.verdict.is_phantom))
-            kept = self._phantom_kept(key) if previous is None else None  # e.g. after a `clear`
+            # an item already there (kept before a `clear`, or written by a sync killed before its record)
+            kept = self._phantom_kept(key) if previous is None or not previous.quarantine else None
             quarantine_path = str(kept.path) if kept is not None else None
             if outcome.verdict.is_phantom and options.action is PhantomAction.QUARANTINE and kept is None and \
                     (previous is None or not previous.quarantine):

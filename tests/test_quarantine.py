@@ -68,20 +68,6 @@ def test_existing_directories_keep_their_modes(tmp_path: Path) -> None:
     assert mode(tmp_path) == 0o755
 
 
-def test_an_item_for_a_message_is_delivered_once_even_after_a_reader_moved_it(tmp_path: Path) -> None:
-    quarantine = Quarantine(tmp_path / "q")
-    first = quarantine.deliver("Work", b"Subject: one\r\n\r\nx\r\n", key=KEY)
-    assert quarantine.deliver("Work", b"Subject: two\r\n\r\nx\r\n", key=KEY) == first
-    read = first.parent.parent / "cur" / (first.name + ":2,S")
-    first.rename(read)
-    assert quarantine.deliver("Work", b"Subject: three\r\n\r\nx\r\n", key=KEY) == read
-    other = quarantine.deliver("Work", b"Subject: other\r\n\r\nx\r\n", key=MessageKey("Work", "WorkRemote",
-                                                                                          "INBOX", 14, 15542))
-    assert other != read
-    items = sorted(p.name for p in (tmp_path / "q" / "Work").rglob("*") if p.is_file())
-    assert len(items) == 2 and read.read_bytes() == b"Subject: one\r\n\r\nx\r\n"
-
-
 def test_deliver_writes_0600_into_new_and_leaves_tmp_empty(tmp_path: Path) -> None:
     quarantine = Quarantine(tmp_path / "q")
     old = os.umask(0o000)
