@@ -17,7 +17,8 @@ from offlineimap.folder.IMAP import IMAPFolder
 
 from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, parse_like_offlineimap
 from offlineimap_phantomfix.placeholder import substitute_for
-from offlineimap_phantomfix.recovery import LadderOutcome, run_ladder
+from offlineimap_phantomfix.recheck import SET_ITEMS, SET_VERDICTS, Recheck, judge_set, uid_set
+from offlineimap_phantomfix.recovery import ConnectionDropped, LadderOutcome, run_ladder
 from offlineimap_phantomfix.responses import imaplib2_error_words
 from offlineimap_phantomfix.sanitize import clean_text
 from offlineimap_phantomfix.verdicts import PhantomAction, PhantomRecord, Verdict
@@ -46,6 +47,7 @@ class PhantomSafeFolderMixin:
         self._phantom_user_ignore: Any = getattr(self, "copy_ignoreUIDs", None)  # copy_ignore_eval's UIDs
         self._phantom_open: dict[int, PhantomRecord] = {}  # recorded, not yet recovered: healed when delivered
         self._phantom_prefetched: dict[int, object] = {}
+        self._phantom_recheck: Recheck | None = None  # the answer of this sync's set fetch of due records
         self._phantom_lock = threading.Lock()
 
     # --- message list -----------------------------------------------------------------------------------
@@ -59,6 +61,7 @@ class PhantomSafeFolderMixin:
         extra = sorted(self._phantom_skip.difference(user))
         self.copy_ignoreUIDs = user + extra if extra else self._phantom_user_ignore
         self._phantom_open = self.repository.phantom_open_records(self)  # type: ignore[attr-defined]
+        self._phantom_recheck = None
 
     # --- copying ------------------------------------------------------------------------------------------
     def copymessageto(self, uid: int, dstfolder: Any, statusfolder: Any, register: int = 1) -> None:
@@ -68,6 +71,8 @@ class PhantomSafeFolderMixin:
         if uid in self._phantom_skip:
             ui.debug("imap", f"phantomfix: not fetching UID {uid} of {self}: recorded phantom, skipped")
             return
+        if uid in self._phantom_open:
+            self._phantom_check_due()
         if dstfolder.storesmessages():
             try:
                 message: object = self.getmessage(uid)
@@ -112,12 +117,18 @@ class PhantomSafeFolderMixin:
             raise prefetched
         if prefetched is not _NOT_FETCHED:
             return prefetched
+        rechecked = self._phantom_rechecked(uid)
+        if rechecked is not None:
+            return rechecked
+        dropped = False
         try:
             message = super().getmessage(uid)  # type: ignore[misc]
         except OfflineImapError as error:
             if error.severity > OfflineImapError.ERROR.MESSAGE:
                 raise
             failure = str(error)
+            # offlineimap raises its error while handling imaplib2's abort: the server closed the connection.
+            dropped = isinstance(error.__context__, IMAP4.abort)
         except IMAP4.error as error:  # a tagged BAD escapes offlineimap's fetch as a raw imaplib2 error
             status, words = imaplib2_error_words(str(error))
             failure = f"{status} {words}".strip()
@@ -126,7 +137,66 @@ class PhantomSafeFolderMixin:
                 self._phantom_healed(uid)
                 return message
             failure = "the server returned its substitute notice instead of the message"
-        return self._phantom_recover(uid, clean_text(failure, limit=300))
+        record = self._phantom_open.get(uid)
+        if record is not None and ((dropped and record.verdict is Verdict.DROPPED) or
+                                   (not dropped and record.verdict is Verdict.REFUSED and _refusal(failure))):
+            self._phantom_unchanged(uid)  # refused or dropped again, just as recorded: no ladder
+        return self._phantom_recover(uid, clean_text(failure, limit=300), dropped=dropped)
+
+    # --- due records, re-checked together -------------------------------------------------------------------
+    def _phantom_check_due(self) -> None:
+        """Once per sync, at the first due record: one set fetch for every due record of this folder whose
+        verdict allows it (:mod:`recheck`). A failure of that fetch just leaves each to the usual way."""
+        with self._phantom_lock:
+            if self._phantom_recheck is not None:
+                return
+            self._phantom_recheck = Recheck()
+            listed = self.getmessagelist()  # type: ignore[attr-defined]
+            due = {uid: record.verdict for uid, record in self._phantom_open.items()
+                   if record.verdict in SET_VERDICTS and uid not in self._phantom_skip and uid in listed}
+            if not due:
+                return
+            source = PoolSource(self.imapserver, self.getfullIMAPname())  # type: ignore[attr-defined]
+            try:
+                connection = source.open()
+            except ConnectionDropped:
+                return
+            broken = True
+            try:
+                typ, data = connection.uid_fetch_set(uid_set(due), SET_ITEMS)
+                broken = typ not in ("OK", "NO")
+            except ConnectionDropped:
+                return
+            finally:
+                source.release(connection, broken=broken)
+            self._phantom_recheck = judge_set(typ, data, due, accepts_like_offlineimap(self))
+
+    def _phantom_rechecked(self, uid: int) -> Any:
+        """The message when the set fetch delivered it (healed); PhantomHandled when it answered as its
+        verdict says; None when it goes the usual way."""
+        with self._phantom_lock:
+            recheck = self._phantom_recheck
+            content = recheck.delivered.pop(uid, None) if recheck is not None else None
+            unchanged = recheck is not None and uid in recheck.unchanged
+            if unchanged:
+                recheck.unchanged.discard(uid)  # type: ignore[union-attr]
+        if content is not None:
+            message = parse_like_offlineimap(self, content)
+            self._phantom_healed(uid)
+            return message
+        if unchanged:
+            self._phantom_unchanged(uid)
+        return None
+
+    def _phantom_unchanged(self, uid: int) -> None:
+        """Record the verdict once more (one more attempt, skipped as the options say) and tell it."""
+        with self._phantom_lock:
+            record = self._phantom_open.pop(uid)
+        outcome = LadderOutcome(record.verdict)
+        if record.server_said:
+            outcome.evidence.server_said.append(record.server_said)
+        stored = self.repository.phantom_conclude(record.key, outcome)  # type: ignore[attr-defined]
+        raise PhantomHandled(outcome, stored, self._phantom_sentence(uid, outcome, stored))
 
     def _phantom_healed(self, uid: int) -> None:
         with self._phantom_lock:
@@ -146,10 +216,11 @@ class PhantomSafeFolderMixin:
         raw = message.as_bytes(policy=self.policy["8bit-RFC"])  # type: ignore[attr-defined]
         return substitute_for(raw, uid) is not None
 
-    def _phantom_recover(self, uid: int, failure: str) -> Any:
+    def _phantom_recover(self, uid: int, failure: str, *, dropped: bool = False) -> Any:
         repository = self.repository  # type: ignore[attr-defined]
         source = PoolSource(self.imapserver, self.getfullIMAPname())  # type: ignore[attr-defined]
-        outcome = run_ladder(source, uid, accept=accepts_like_offlineimap(self), first_failure=failure)
+        outcome = run_ladder(source, uid, accept=accepts_like_offlineimap(self), first_failure=failure,
+                             first_dropped=dropped)
         key = repository.phantom_key(self, uid)
         record = repository.phantom_conclude(key, outcome)
         with self._phantom_lock:
@@ -180,6 +251,13 @@ class PhantomSafeFolderMixin:
                 text += f"; skipped until {due:%Y-%m-%d %H:%M} UTC"
         text += "; see 'offlineimap-phantomfix report'"
         return text
+
+
+def _refusal(failure: str) -> bool:
+    """Did the plain fetch end in a tagged NO or BAD (offlineimap's "Server responded: NO ..." or imaplib2's
+    raw BAD error)?"""
+    return failure.startswith(("NO ", "BAD ")) or "Server responded: NO" in failure or \
+        "Server responded: BAD" in failure
 
 
 class PhantomSafeIMAPFolder(PhantomSafeFolderMixin, IMAPFolder):

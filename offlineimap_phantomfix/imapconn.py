@@ -99,6 +99,9 @@ class PooledConnection:
     def seq_fetch(self, msn: int, items: str) -> tuple[str, Sequence[object]]:
         return self._call("fetch", str(msn), items)
 
+    def uid_fetch_set(self, uids: str, items: str) -> tuple[str, Sequence[object]]:
+        return self._call("uid", "FETCH", uids, items)
+
     def uid_search(self, uid: int) -> tuple[str, Sequence[object]]:
         return self._call("uid", "SEARCH", "UID", str(uid))
 

@@ -24,9 +24,8 @@ from offlineimap_phantomfix.errors import NotFoundError, ServerError, UnsafeOper
 from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, imap_call
 from offlineimap_phantomfix.localcopy import canonical_folder, find_synced_copy, local_root, saved_uidvalidity
 from offlineimap_phantomfix.recovery import (
-    STEP_EXAMINE_BODY,
-    STEP_RETRY,
     STEP_SEQUENCE,
+    STEP_UID,
     ConnectionDropped,
     run_ladder,
 )
@@ -156,7 +155,7 @@ def _check_still_a_phantom(config: PhantomConfig, session: Session, account: str
         f"the server would make the next sync delete that copy too ({nothing})")
 
 
-_HOW = {STEP_RETRY: "the plain fetch", STEP_EXAMINE_BODY: "a BODY[] fetch", STEP_SEQUENCE: "a fetch by sequence number"}
+_HOW = {STEP_UID: "a BODY[] fetch", STEP_SEQUENCE: "a fetch by sequence number"}
 
 
 def _plan(uidplus: bool, uid: int, others_deleted: set[int]) -> list[str]:

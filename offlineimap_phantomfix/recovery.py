@@ -27,9 +27,17 @@ MAX_COMMANDS = 9
 MAX_ERRORS_IN_ROW = 3
 MAX_DROPS = 2
 
-STEP_RETRY = "retry"
-STEP_EXAMINE_BODY = "body-under-examine"
 STEP_SEQUENCE = "sequence-fetch"
+STEP_UID = "body-under-examine"
+
+# Every item of a message but its content: where it is, and the evidence a report shows.
+EVIDENCE_ITEMS = "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE ENVELOPE)"
+# The content and the header in one round trip; non-PEEK forms under EXAMINE (RFC 3501: no \\Seen), since
+# Exchange serves its substitute notice only to those.
+CONTENT_ITEM = "BODY[]"
+HEADER_ITEM = "BODY[HEADER]"
+SEQUENCE_ITEMS = f"(UID {CONTENT_ITEM} {HEADER_ITEM})"
+UID_ITEMS = f"({CONTENT_ITEM} {HEADER_ITEM})"
 
 
 class ConnectionDropped(Exception):
@@ -90,6 +98,8 @@ class _Ladder:
         self.refused = False
         self.unparseable: bytes | None = None
         self.msn: int | None = None
+        self.located = False
+        self.recovered = False
 
     # --- plumbing -------------------------------------------------------------------------------------
     def _connection(self) -> LadderConnection:
@@ -139,83 +149,74 @@ class _Ladder:
 
     # --- steps ----------------------------------------------------------------------------------------
     def locate(self) -> bool:
-        """Is the UID still there? Remember its sequence number and flags. False when it is gone."""
-        typ, data = self._run(lambda c: c.uid_fetch(self.uid, "(UID FLAGS)"))
+        """Is the UID there? One metadata fetch: its sequence number and the evidence. When the fetch does not
+        list it, ``UID SEARCH`` decides (on a fresh connection only, see :meth:`_gone`)."""
+        typ, data = self._run(lambda c: c.uid_fetch(self.uid, EVIDENCE_ITEMS))
         found = locate_uid(data, self.uid) if typ == "OK" else None
-        if found is not None:
-            self.msn = found.msn
-            self.outcome.evidence.sequence_number = found.msn
-            flags = found.attributes.get("FLAGS")
-            self.outcome.evidence.flags = value_text(flags) if flags is not None else None
-            return True
-        typ, data = self._run(lambda c: c.uid_search(self.uid))
-        return typ != "OK" or search_has_uid(data, self.uid)
+        if typ != "OK":
+            self._say(classify_fetch(typ, data, self.uid).server_said)
+        if found is None:
+            return False
+        self.msn = found.msn
+        evidence = self.outcome.evidence
+        evidence.sequence_number = found.msn
+        attributes = found.attributes
+        if attributes.get("FLAGS") is not None:
+            evidence.flags = value_text(attributes["FLAGS"])
+        size = attributes.get("RFC822.SIZE")
+        if isinstance(size, bytes) and size.isdigit():
+            evidence.size = int(size)
+        for name, target in (("INTERNALDATE", "internaldate"), ("BODYSTRUCTURE", "bodystructure"),
+                             ("ENVELOPE", "envelope")):
+            if name in attributes:
+                setattr(evidence, target, value_text(attributes[name]))
+        self.located = True
+        return True
 
-    def content_step(self, name: str, call: Callable[[LadderConnection], FetchAnswer]) -> bool:
-        """One content fetch. True when the message was recovered."""
+    def content_step(self, name: str, call: Callable[[LadderConnection], tuple[str, Sequence[object]]], *,
+                     by_sequence: bool) -> FetchAnswer:
+        """One fetch of the content and the header together. Sets ``recovered`` when the message came."""
         holder: list[FetchAnswer] = []
 
         def wrapped(connection: LadderConnection) -> tuple[str, Sequence[object]]:
-            answer = call(connection)
+            typ, data = call(connection)
+            answer = classify_fetch(typ, data, self.uid, by_sequence=by_sequence, item=CONTENT_ITEM)
             holder.append(answer)
             return ("OK" if answer.kind is not AnswerKind.REFUSED else "NO"), []
 
         self._run(wrapped)
         answer = holder[-1]
+        self._keep_header(answer)
         if answer.kind is AnswerKind.REFUSED:
             self.refused = True
             self._say(answer.server_said)
-            return False
-        if answer.kind is AnswerKind.MISMATCH:
+        elif answer.kind is AnswerKind.MISMATCH:
             self._say(answer.server_said)
-            return False
-        if answer.kind is AnswerKind.NIL:
+        elif answer.kind is AnswerKind.NIL:
             raise _Vanished()
-        if answer.kind is not AnswerKind.DELIVERED or answer.content is None:
-            return False
-        content = answer.content
+        elif answer.kind is AnswerKind.DELIVERED and answer.content is not None:
+            self._judge(name, answer.content)
+        return answer
+
+    def _keep_header(self, answer: FetchAnswer) -> None:
+        for response in answer.responses:
+            header = response.content(HEADER_ITEM) if response.uid == self.uid else None
+            if header:
+                self.outcome.evidence.header = header
+                return
+
+    def _judge(self, name: str, content: bytes) -> None:
         placeholder = substitute_for(content, self.uid)
         if placeholder is not None:
             if self.outcome.placeholder is None:
                 self.outcome.placeholder = placeholder
                 self.outcome.content = content
-            return False
-        if self.accept(content):
+        elif self.accept(content):
             self.outcome.content = content
             self.outcome.recovered_by = name
-            return True
-        if self.unparseable is None:
+            self.recovered = True
+        elif self.unparseable is None:
             self.unparseable = content
-        return False
-
-    def evidence(self, *, with_header: bool) -> None:
-        items = "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE ENVELOPE)"
-        typ, data = self._run(lambda c: c.uid_fetch(self.uid, items))
-        found = locate_uid(data, self.uid) if typ == "OK" else None
-        if typ != "OK":
-            self._say(classify_fetch(typ, data, self.uid).server_said)
-        if found is not None:
-            evidence = self.outcome.evidence
-            attributes = found.attributes
-            if attributes.get("FLAGS") is not None:
-                evidence.flags = value_text(attributes["FLAGS"])
-            size = attributes.get("RFC822.SIZE")
-            if isinstance(size, bytes) and size.isdigit():
-                evidence.size = int(size)
-            for name, target in (("INTERNALDATE", "internaldate"), ("BODYSTRUCTURE", "bodystructure"),
-                                 ("ENVELOPE", "envelope")):
-                if name in attributes:
-                    setattr(evidence, target, value_text(attributes[name]))
-        if not with_header:
-            return
-        typ, data = self._run(lambda c: c.uid_fetch(self.uid, "(BODY.PEEK[HEADER])"))
-        answer = classify_fetch(typ, data, self.uid)
-        if answer.kind is AnswerKind.DELIVERED and answer.content:
-            self.outcome.evidence.header = answer.content
-            if self.outcome.placeholder is None:
-                self.outcome.placeholder = substitute_for(answer.content, self.uid)
-        elif answer.kind is AnswerKind.REFUSED:
-            self._say(answer.server_said)
 
     # --- the whole ladder -----------------------------------------------------------------------------
     def run(self) -> LadderOutcome:
@@ -223,25 +224,25 @@ class _Ladder:
         try:
             if not self.locate() and self._gone():
                 return self._finish(Verdict.VANISHED)
-            steps: list[tuple[str, Callable[[LadderConnection], FetchAnswer]]] = [
-                (STEP_RETRY, lambda c: classify_fetch(*c.uid_fetch(uid, "(BODY.PEEK[])"), uid)),
-                (STEP_EXAMINE_BODY, lambda c: classify_fetch(*c.uid_fetch(uid, "(BODY[])"), uid)),
-            ]
+            answer: FetchAnswer | None = None
             if self.msn is not None:
                 msn = self.msn
-                steps.append((STEP_SEQUENCE, lambda c: classify_fetch(
-                    *c.seq_fetch(msn, "(UID BODY.PEEK[])"), uid, by_sequence=True)))
-            for name, call in steps:
-                if self.content_step(name, call):
-                    return self._finish(Verdict.RECOVERED)
-            self.evidence(with_header=True)
+                answer = self.content_step(STEP_SEQUENCE, lambda c: c.seq_fetch(msn, SEQUENCE_ITEMS),
+                                           by_sequence=True)
+            # By UID when the sequence number is unknown or the server mapped it to another message.
+            if not self.recovered and (answer is None or answer.kind is AnswerKind.MISMATCH):
+                self.content_step(STEP_UID, lambda c: c.uid_fetch(uid, UID_ITEMS), by_sequence=False)
+            if self.recovered:
+                return self._finish(Verdict.RECOVERED)
+            if self.outcome.placeholder is None and self.outcome.evidence.header:
+                self.outcome.placeholder = substitute_for(self.outcome.evidence.header, uid)
         except _Vanished:
             try:
                 return self._finish(Verdict.VANISHED if self._gone() else Verdict.EMPTY)
             except _Budget:
                 return self._finish(Verdict.VANISHED)
         except _Budget:
-            if self.outcome.drops >= MAX_DROPS:
+            if self.outcome.drops >= MAX_DROPS and not self.located:
                 self._evidence_after_drops()
         return self._finish(self._verdict())
 
@@ -251,13 +252,16 @@ class _Ladder:
         if self.connection is not None:
             self.source.release(self.connection, broken=True)
             self.connection = None
-        return not self.locate()
+        if self.locate():
+            return False
+        typ, data = self._run(lambda c: c.uid_search(self.uid))
+        return typ == "OK" and not search_has_uid(data, self.uid)
 
     def _evidence_after_drops(self) -> None:
         """Metadata only, on one more fresh connection; a further drop just ends it."""
         self.outcome.drops = MAX_DROPS - 1
         try:
-            self.evidence(with_header=False)
+            self.locate()
         except _Budget:
             pass
         finally:
@@ -293,9 +297,14 @@ class _Vanished(Exception):
 
 
 def run_ladder(source: ConnectionSource, uid: int, *, accept: Callable[[bytes], bool],
-               first_failure: str = "") -> LadderOutcome:
-    """Try every read-only way to get ``uid``; return the verdict. Never raises for server behaviour."""
+               first_failure: str = "", first_dropped: bool = False) -> LadderOutcome:
+    """Try every read-only way to get ``uid``; return the verdict. Never raises for server behaviour.
+
+    ``first_dropped``: the plain fetch that failed lost its connection, so one more drop in the ladder (on a
+    fresh connection, after the evidence is gathered) confirms it."""
     ladder = _Ladder(source, uid, accept)
+    if first_dropped:
+        ladder.outcome.drops = 1
     try:
         outcome = ladder.run()
     finally:
