@@ -17,7 +17,16 @@ from offlineimap.folder.IMAP import IMAPFolder
 
 from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, parse_like_offlineimap
 from offlineimap_phantomfix.placeholder import substitute_for
-from offlineimap_phantomfix.recheck import SET_ITEMS, SET_VERDICTS, Recheck, judge_set, uid_set
+from offlineimap_phantomfix.recheck import (
+    PLAIN_ITEMS,
+    SEQUENCE_ITEMS,
+    SET_VERDICTS,
+    Recheck,
+    judge,
+    read_by_sequence,
+    read_by_uid,
+    uid_set,
+)
 from offlineimap_phantomfix.recovery import ConnectionDropped, LadderOutcome, run_ladder
 from offlineimap_phantomfix.responses import imaplib2_error_words
 from offlineimap_phantomfix.sanitize import clean_text
@@ -47,12 +56,16 @@ class PhantomSafeFolderMixin:
         self._phantom_user_ignore: Any = getattr(self, "copy_ignoreUIDs", None)  # copy_ignore_eval's UIDs
         self._phantom_open: dict[int, PhantomRecord] = {}  # recorded, not yet recovered: healed when delivered
         self._phantom_prefetched: dict[int, object] = {}
-        self._phantom_recheck: Recheck | None = None  # the answer of this sync's set fetch of due records
+        self._phantom_recheck: Recheck | None = None  # the answer of this sync's set fetches of due records
+        self._phantom_whole_list = False
         self._phantom_lock = threading.Lock()
 
     # --- message list -----------------------------------------------------------------------------------
     def cachemessagelist(self, min_date: Any = None, min_uid: Any = None) -> None:
         super().cachemessagelist(min_date=min_date, min_uid=min_uid)  # type: ignore[misc]
+        # offlineimap listed 1:* (no SEARCH): a message's rank in the list is its sequence number.
+        self._phantom_whole_list = min_date is None and min_uid is None and \
+            self.getmaxsize() is None  # type: ignore[attr-defined]
         # Skipped UIDs stay in the message list, so a skip is never mistaken for a deletion.
         self._phantom_skip = self.repository.phantom_skip_set(self)  # type: ignore[attr-defined]
         # offlineimap's own "do not copy" list: it logs "IGNORED: Copy message UID n" instead of pretending to
@@ -145,8 +158,8 @@ class PhantomSafeFolderMixin:
 
     # --- due records, re-checked together -------------------------------------------------------------------
     def _phantom_check_due(self) -> None:
-        """Once per sync, at the first due record: one set fetch for every due record of this folder whose
-        verdict allows it (:mod:`recheck`). A failure of that fetch just leaves each to the usual way."""
+        """Once per sync, at the first due record: two set fetches for every due record of this folder whose
+        verdict allows it (:mod:`recheck`). A failure of either just leaves each to the usual way."""
         with self._phantom_lock:
             if self._phantom_recheck is not None:
                 return
@@ -156,6 +169,7 @@ class PhantomSafeFolderMixin:
                    if record.verdict in SET_VERDICTS and uid not in self._phantom_skip and uid in listed}
             if not due:
                 return
+            accept = accepts_like_offlineimap(self)
             source = PoolSource(self.imapserver, self.getfullIMAPname())  # type: ignore[attr-defined]
             try:
                 connection = source.open()
@@ -163,26 +177,38 @@ class PhantomSafeFolderMixin:
                 return
             broken = True
             try:
-                typ, data = connection.uid_fetch_set(uid_set(due), SET_ITEMS)
-                broken = typ not in ("OK", "NO")
+                plain = read_by_uid(*connection.uid_fetch_set(uid_set(due), PLAIN_ITEMS), due, accept)
+                rest = [uid for uid, answer in plain.items() if answer is not None and not isinstance(answer, bytes)]
+                expected = self._phantom_sequence_numbers(rest, listed)
+                sequence = read_by_sequence(*connection.seq_fetch_set(uid_set(expected), SEQUENCE_ITEMS),
+                                            expected, accept) if expected else {}
+                broken = False
             except ConnectionDropped:
                 return
             finally:
                 source.release(connection, broken=broken)
-            self._phantom_recheck = judge_set(typ, data, due, accepts_like_offlineimap(self))
+            self._phantom_recheck = judge(due, plain, sequence)
+
+    def _phantom_sequence_numbers(self, uids: list[int], listed: Any) -> dict[int, int]:
+        """Sequence number -> UID, from the message list when it holds the whole folder (offlineimap listed
+        ``1:*``); empty otherwise. Each answer is checked against its UID, so a folder changed since is safe."""
+        if not uids or not self._phantom_whole_list:
+            return {}
+        rank = {uid: index for index, uid in enumerate(sorted(listed), start=1)}
+        return {rank[uid]: uid for uid in uids}
 
     def _phantom_rechecked(self, uid: int) -> Any:
-        """The message when the set fetch delivered it (healed); PhantomHandled when it answered as its
-        verdict says; None when it goes the usual way."""
+        """The message when a set fetch delivered it (healed); PhantomHandled when it answered as its verdict
+        says; None when it goes the usual way."""
         with self._phantom_lock:
             recheck = self._phantom_recheck
-            content = recheck.delivered.pop(uid, None) if recheck is not None else None
+            delivered = recheck.delivered.pop(uid, None) if recheck is not None else None
             unchanged = recheck is not None and uid in recheck.unchanged
-            if unchanged:
-                recheck.unchanged.discard(uid)  # type: ignore[union-attr]
-        if content is not None:
-            message = parse_like_offlineimap(self, content)
-            self._phantom_healed(uid)
+            if recheck is not None:
+                recheck.unchanged.discard(uid)
+        if delivered is not None:
+            message = parse_like_offlineimap(self, delivered[0])
+            self._phantom_healed(uid, delivered[1])
             return message
         if unchanged:
             self._phantom_unchanged(uid)
@@ -198,12 +224,12 @@ class PhantomSafeFolderMixin:
         stored = self.repository.phantom_conclude(record.key, outcome)  # type: ignore[attr-defined]
         raise PhantomHandled(outcome, stored, self._phantom_sentence(uid, outcome, stored))
 
-    def _phantom_healed(self, uid: int) -> None:
+    def _phantom_healed(self, uid: int, how: str | None = None) -> None:
         with self._phantom_lock:
             record = self._phantom_open.pop(uid, None)
         if record is None:
             return
-        how = "plain fetch after retry" if record.skipped else "plain fetch"
+        how = how or ("plain fetch after retry" if record.skipped else "plain fetch")
         self.repository.phantom_heal(record, how)  # type: ignore[attr-defined]
         self.ui.info(f"phantomfix: UID {uid} of {self} was {record.verdict.value}; "  # type: ignore[attr-defined]
                      f"the {how} now delivers it: synced, recorded as recovered")

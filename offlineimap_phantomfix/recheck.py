@@ -1,32 +1,40 @@
 """Re-checking a folder's due phantoms together: one fetch for the whole set, then what each answer means.
 
 A recorded phantom whose ``phantom_retry_after`` has passed is fetched again. Asked one by one, each costs a
-round trip and, when it still fails, the whole ladder. Asked as one set, the answers say which now deliver
+round trip and, when it still fails, the whole ladder. Asked as a set (the plain fetch's form by UID, then
+the ladder's content fetch by sequence number for those not delivered), the answers say which now deliver
 (synced and healed), which answer just as their verdict says (recorded again, no ladder), and which answer
 differently (those alone go the usual way: plain fetch, then the ladder).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Union
 
 from offlineimap_phantomfix.placeholder import substitute_for
-from offlineimap_phantomfix.responses import parse_fetch_data
+from offlineimap_phantomfix.responses import FetchResponse, parse_fetch_data
 from offlineimap_phantomfix.verdicts import Verdict
 
 # Verdicts whose messages answer a set fetch without failing the whole command (a NO or a BYE would hide
 # every other answer of the set); refused and dropped ones are re-checked one by one.
 SET_VERDICTS = frozenset({Verdict.EMPTY, Verdict.PLACEHOLDER, Verdict.UNPARSEABLE})
-SET_ITEMS = "(UID BODY.PEEK[])"
+PLAIN_ITEMS = "(UID BODY.PEEK[])"  # the plain fetch's form, by UID
+SEQUENCE_ITEMS = "(UID BODY[])"  # the ladder's form, by sequence number, under EXAMINE
+HOW_SEQUENCE = "sequence-fetch"
+
+# What one message answered: its deliverable content, what a phantom answers (as a verdict), or None when
+# only the usual way can tell (expunged meanwhile, another message at its sequence number, no answer at all).
+Answer = Union[bytes, Verdict, None]
 
 
 @dataclass
 class Recheck:
-    """What the set fetch said: content of the messages that now deliver, and the UIDs that answered as
-    their verdict says. A UID in neither goes the usual way."""
+    """What the set fetches said: the messages that now deliver (content, and how), and the UIDs that
+    answered as their verdict says. A UID in neither goes the usual way."""
 
-    delivered: dict[int, bytes] = field(default_factory=dict)
+    delivered: dict[int, tuple[bytes, str | None]] = field(default_factory=dict)
     unchanged: set[int] = field(default_factory=set)
 
 
@@ -45,28 +53,62 @@ def uid_set(uids: Iterable[int]) -> str:
     return ",".join(parts)
 
 
-def judge_set(typ: str, data: Sequence[object], verdicts: Mapping[int, Verdict],
-              accept: Callable[[bytes], bool]) -> Recheck:
-    """Read the answer to ``UID FETCH <set> (UID BODY.PEEK[])`` for the due records' ``verdicts`` by UID."""
-    result = Recheck()
+def _answer(response: FetchResponse | None, uid: int, accept: Callable[[bytes], bool]) -> Answer:
+    if response is None:
+        return Verdict.EMPTY
+    if response.has_nil_content():
+        return None
+    content = response.content()
+    if content is None:
+        return Verdict.EMPTY
+    if substitute_for(content, uid) is not None:
+        return Verdict.PLACEHOLDER
+    return content if accept(content) else Verdict.UNPARSEABLE
+
+
+def read_by_uid(typ: str, data: Sequence[object], uids: Collection[int],
+                accept: Callable[[bytes], bool]) -> dict[int, Answer]:
+    """Each UID's answer to ``UID FETCH <set> (UID BODY.PEEK[])``; every one None when the command failed."""
     if typ != "OK":
-        return result
-    answers = {response.uid: response for response in parse_fetch_data(data) if response.uid in verdicts}
+        return dict.fromkeys(uids)
+    by_uid = {response.uid: response for response in parse_fetch_data(data) if response.uid in uids}
+    return {uid: _answer(by_uid.get(uid), uid, accept) for uid in uids}
+
+
+def read_by_sequence(typ: str, data: Sequence[object], expected: Mapping[int, int],
+                     accept: Callable[[bytes], bool]) -> dict[int, Answer]:
+    """Each UID's answer to ``FETCH <set> (UID BODY[])`` for ``expected`` (sequence number -> UID); None for
+    a UID whose sequence number answered with another UID."""
+    if typ != "OK":
+        return dict.fromkeys(expected.values())
+    by_msn = {response.msn: response for response in parse_fetch_data(data) if response.msn in expected}
+    answers: dict[int, Answer] = {}
+    for msn, uid in expected.items():
+        response = by_msn.get(msn)
+        answers[uid] = None if response is not None and response.uid != uid else _answer(response, uid, accept)
+    return answers
+
+
+def judge(verdicts: Mapping[int, Verdict], plain: Mapping[int, Answer],
+          sequence: Mapping[int, Answer]) -> Recheck:
+    """Combine both answers of each due record with its verdict. A message missing from ``sequence`` (no
+    sequence number known) is unchanged only if the plain answer already differs from a delivery."""
+    result = Recheck()
     for uid, verdict in verdicts.items():
-        response = answers.get(uid)
-        if response is not None and response.has_nil_content():
-            continue  # expunged meanwhile, or said to be: the usual way tells which
-        content = response.content() if response is not None else None
-        if content is None:
-            answered = Verdict.EMPTY
-        elif substitute_for(content, uid) is not None:
-            answered = Verdict.PLACEHOLDER
-        elif accept(content):
-            result.delivered[uid] = content
+        first = plain.get(uid)
+        if isinstance(first, bytes):
+            result.delivered[uid] = (first, None)
             continue
-        else:
-            answered = Verdict.UNPARSEABLE
-        # Exchange hides its substitute from BODY.PEEK[]: an empty answer is what a placeholder gives it too.
-        if answered is verdict or (verdict is Verdict.PLACEHOLDER and answered is Verdict.EMPTY):
+        if first is None or uid not in sequence:
+            continue
+        second = sequence[uid]
+        if isinstance(second, bytes):
+            result.delivered[uid] = (second, HOW_SEQUENCE)
+            continue
+        if second is None:
+            continue
+        answered = {first, second}
+        combined = next((v for v in (Verdict.PLACEHOLDER, Verdict.UNPARSEABLE) if v in answered), Verdict.EMPTY)
+        if combined is verdict:
             result.unchanged.add(uid)
     return result
