@@ -1,15 +1,17 @@
 """Phantoms on an emulated slow link: what each new phantom, and each due re-check, costs in round trips.
 
-Two emulators on 127.0.0.1, each answering every command 50 ms late and greeting every new connection
+Three emulators on 127.0.0.1, each answering every command 50 ms late and greeting every new connection
 50 ms late (``emulate_slow_link``): one with INBOX of 2,000 messages of which 40 are phantoms of mixed kinds
-(``build_mixed_mailbox``, seeded), one with the same 2,000 messages and no phantom. PhantomSafeIMAP,
-``maxconnections = 1``, syncs both side by side (two offlineimap processes at once):
+(``build_mixed_mailbox``, seeded, every kind), one with 40 phantoms of the kinds a set fetch can re-check
+(their verdicts are ``empty`` or ``placeholder``: a ``refused`` or ``dropped`` one fails the whole command,
+so those are re-checked one by one), one with the same 2,000 messages and no phantom. PhantomSafeIMAP,
+``maxconnections = 1``, syncs all three side by side (three offlineimap processes at once):
 
 1. First sync of each. Extra time per phantom, in round trips: (phantom - phantom-free) / 50 ms / 40. From
    the phantom emulator's command log: commands and new connections per phantom, by kind, beyond what a
    healthy message costs (``phantom_costs``).
 2. Every record's ``last_seen`` is moved into the past (so ``phantom_retry_after`` has expired for all),
-   then a second sync of each. Extra round trips of the re-check: (phantom - phantom-free) / 50 ms, and the
+   then a second sync of each. Extra round trips of the re-check: (phantoms - phantom-free) / 50 ms, and the
    extra commands counted in the logs.
 
 Run: ``.venv/bin/python benchmarks/bench_slow_link.py [--quick]`` (about 4 minutes; quick: 400 messages).
@@ -43,6 +45,7 @@ EXTRA_TARGETS = {"empty": 3, "placeholder": 3, "placeholder_peek": 3, "refused_n
                  "vanish": 3, "sequence_only": 4}
 DROPPED_CONNECTIONS_TARGET = 2  # the one replacing the connection the server closed, and the ladder's one
 RECHECK_TARGET = 3
+SET_KINDS = (Fault.EMPTY, Fault.PLACEHOLDER, Fault.PLACEHOLDER_PEEK, Fault.SEQUENCE_WRONG)
 
 
 def side_by_side(setups: dict[str, OfflineimapSetup]) -> dict[str, Run]:
@@ -64,8 +67,9 @@ def measure(quick: bool = False) -> Outcome:
     outcome = Outcome("slow_link")
     total = QUICK_MESSAGES if quick else MESSAGES
     with ExitStack() as stack:
-        servers = {name: stack.enter_context(EmulatorServer()) for name in ("phantom", "healthy")}
+        servers = {name: stack.enter_context(EmulatorServer()) for name in ("phantom", "set", "healthy")}
         faults = build_mixed_mailbox(servers["phantom"], total=total, phantoms=PHANTOMS)
+        build_mixed_mailbox(servers["set"], total=total, phantoms=PHANTOMS, kinds=SET_KINDS)
         build_mixed_mailbox(servers["healthy"], total=total, phantoms=0)
         for server in servers.values():
             emulate_slow_link(server, round_trip=ROUND_TRIP)
@@ -82,6 +86,7 @@ def measure(quick: bool = False) -> Outcome:
         baseline = healthy_baseline(servers["healthy"], 0)
         costs = phantom_costs(servers["phantom"].commands()[:marks["phantom"]], faults)
         recorded = make_records_due(setups["phantom"].metadata)
+        make_records_due(setups["set"].metadata)
         second = side_by_side(setups)
         for name, run in second.items():
             if run.returncode != 0 or run.timed_out:
@@ -97,15 +102,17 @@ def measure(quick: bool = False) -> Outcome:
         if cost is not None:
             by_kind[fault.value].append((cost.commands - baseline, cost.new_connections))
     first_extra = (first["phantom"].seconds - first["healthy"].seconds) / ROUND_TRIP / PHANTOMS
-    recheck_extra = (second["phantom"].seconds - second["healthy"].seconds) / ROUND_TRIP
-    recheck_extra_commands = recheck_commands["phantom"] - recheck_commands["healthy"]
+    recheck_extra = {name: (second[name].seconds - second["healthy"].seconds) / ROUND_TRIP
+                     for name in ("phantom", "set")}
+    recheck_extra_commands = {name: recheck_commands[name] - recheck_commands["healthy"]
+                              for name in ("phantom", "set")}
     outcome.payload.update({
         "messages": total, "phantoms": PHANTOMS, "round_trip_seconds": ROUND_TRIP, "maxconnections": 1,
         "records": recorded, "healthy_commands_per_message": baseline,
         "first_sync_seconds": {name: round(run.seconds, 2) for name, run in first.items()},
         "first_sync_extra_round_trips_per_phantom": round(first_extra, 2),
         "recheck_sync_seconds": {name: round(run.seconds, 2) for name, run in second.items()},
-        "recheck_extra_round_trips": round(recheck_extra, 1),
+        "recheck_extra_round_trips": {name: round(value, 1) for name, value in recheck_extra.items()},
         "recheck_extra_commands": recheck_extra_commands,
         "per_kind": {kind: {"count": len(values), "extra_commands": statistics.median(v[0] for v in values),
                             "new_connections": statistics.median(v[1] for v in values)}
@@ -113,7 +120,7 @@ def measure(quick: bool = False) -> Outcome:
     })
     outcome.info("mailbox (emulator, 50 ms per round trip and per connection)",
                  f"{total:,} msgs, {PHANTOMS} phantoms ({recorded} records)")
-    outcome.info("first sync: phantoms / phantom-free",
+    outcome.info("first sync: mixed phantoms / phantom-free",
                  f"{first['phantom'].seconds:.1f} s / {first['healthy'].seconds:.1f} s")
     outcome.info("first sync: extra round trips per phantom (time)", f"{first_extra:.1f}")
     outcome.info("healthy message: commands (NOOP + fetch)", str(baseline))
@@ -129,11 +136,15 @@ def measure(quick: bool = False) -> Outcome:
             outcome.target(name, text, f"<= {EXTRA_TARGETS[kind]} extra", extra <= EXTRA_TARGETS[kind])
         else:
             outcome.info(name, text)
-    outcome.info("re-check sync: phantoms / phantom-free",
-                 f"{second['phantom'].seconds:.1f} s / {second['healthy'].seconds:.1f} s")
-    outcome.target("re-check of 40 due phantoms: extra round trips (time)", f"{recheck_extra:.1f}",
-                   f"<= {RECHECK_TARGET}", recheck_extra <= RECHECK_TARGET)
-    outcome.info("re-check of 40 due phantoms: extra commands (log)", str(recheck_extra_commands))
+    outcome.info("re-check sync: mixed / set kinds / phantom-free", f"{second['phantom'].seconds:.1f} s / "
+                 f"{second['set'].seconds:.1f} s / {second['healthy'].seconds:.1f} s")
+    outcome.info("re-check of 40 due phantoms, mixed kinds: extra round trips (time) / commands (log)",
+                 f"{recheck_extra['phantom']:.1f} / {recheck_extra_commands['phantom']}")
+    outcome.target("re-check of 40 due phantoms, set kinds: extra round trips (time)",
+                   f"{recheck_extra['set']:.1f}", f"<= {RECHECK_TARGET}", recheck_extra["set"] <= RECHECK_TARGET)
+    outcome.target("re-check of 40 due phantoms, set kinds: extra commands (log)",
+                   str(recheck_extra_commands["set"]), f"<= {RECHECK_TARGET}",
+                   recheck_extra_commands["set"] <= RECHECK_TARGET)
     return outcome
 
 

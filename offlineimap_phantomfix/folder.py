@@ -59,6 +59,7 @@ class PhantomSafeFolderMixin:
         self._phantom_recheck: Recheck | None = None  # the answer of this sync's set fetches of due records
         self._phantom_whole_list = False
         self._phantom_lock = threading.Lock()
+        self._phantom_recheck_lock = threading.Lock()
 
     # --- message list -----------------------------------------------------------------------------------
     def cachemessagelist(self, min_date: Any = None, min_uid: Any = None) -> None:
@@ -160,12 +161,14 @@ class PhantomSafeFolderMixin:
     def _phantom_check_due(self) -> None:
         """Once per sync, at the first due record: two set fetches for every due record of this folder whose
         verdict allows it (:mod:`recheck`). A failure of either just leaves each to the usual way."""
-        with self._phantom_lock:
+        with self._phantom_recheck_lock:  # not the dict lock: other threads go on while this one waits
             if self._phantom_recheck is not None:
                 return
             self._phantom_recheck = Recheck()
             listed = self.getmessagelist()  # type: ignore[attr-defined]
-            due = {uid: record.verdict for uid, record in self._phantom_open.items()
+            with self._phantom_lock:
+                records = list(self._phantom_open.items())
+            due = {uid: record.verdict for uid, record in records
                    if record.verdict in SET_VERDICTS and uid not in self._phantom_skip and uid in listed}
             if not due:
                 return
@@ -187,7 +190,9 @@ class PhantomSafeFolderMixin:
                 return
             finally:
                 source.release(connection, broken=broken)
-            self._phantom_recheck = judge(due, plain, sequence)
+            recheck = judge(due, plain, sequence)
+            with self._phantom_lock:
+                self._phantom_recheck = recheck
 
     def _phantom_sequence_numbers(self, uids: list[int], listed: Any) -> dict[int, int]:
         """Sequence number -> UID, from the message list when it holds the whole folder (offlineimap listed

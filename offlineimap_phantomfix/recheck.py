@@ -77,15 +77,16 @@ def read_by_uid(typ: str, data: Sequence[object], uids: Collection[int],
 
 def read_by_sequence(typ: str, data: Sequence[object], expected: Mapping[int, int],
                      accept: Callable[[bytes], bool]) -> dict[int, Answer]:
-    """Each UID's answer to ``FETCH <set> (UID BODY[])`` for ``expected`` (sequence number -> UID); None for
-    a UID whose sequence number answered with another UID."""
+    """Each UID's answer to ``FETCH <set> (UID BODY[])`` for ``expected`` (sequence number -> UID). Another
+    UID at a message's number is no delivery of it (the ladder judges such an answer the same way)."""
     if typ != "OK":
         return dict.fromkeys(expected.values())
     by_msn = {response.msn: response for response in parse_fetch_data(data) if response.msn in expected}
     answers: dict[int, Answer] = {}
     for msn, uid in expected.items():
         response = by_msn.get(msn)
-        answers[uid] = None if response is not None and response.uid != uid else _answer(response, uid, accept)
+        answers[uid] = Verdict.EMPTY if response is not None and response.uid != uid else \
+            _answer(response, uid, accept)
     return answers
 
 
