@@ -32,12 +32,13 @@ STEP_UID = "body-under-examine"
 
 # Every item of a message but its content: where it is, and the evidence a report shows.
 EVIDENCE_ITEMS = "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE ENVELOPE)"
-# The content and the header in one round trip; non-PEEK forms under EXAMINE (RFC 3501: no \\Seen), since
-# Exchange serves its substitute notice only to those.
-CONTENT_ITEM = "BODY[]"
-HEADER_ITEM = "BODY[HEADER]"
-SEQUENCE_ITEMS = f"(UID {CONTENT_ITEM} {HEADER_ITEM})"
-UID_ITEMS = f"({CONTENT_ITEM} {HEADER_ITEM})"
+LOCATE_ITEMS = "(UID FLAGS)"  # when the evidence is refused: where it is, from the index alone
+# The content: non-PEEK forms under EXAMINE (RFC 3501: no \\Seen), since Exchange serves its substitute notice
+# only to those. Nothing else in the same command: Dovecot (imap_fetch_failure = no-after) answers a second
+# failing item of one FETCH with BYE.
+SEQUENCE_ITEMS = "(UID BODY[])"
+UID_ITEMS = "(BODY[])"
+HEADER_ITEMS = "(BODY.PEEK[HEADER])"
 
 
 class ConnectionDropped(Exception):
@@ -152,9 +153,12 @@ class _Ladder:
         """Is the UID there? One metadata fetch: its sequence number and the evidence. When the fetch does not
         list it, ``UID SEARCH`` decides (on a fresh connection only, see :meth:`_gone`)."""
         typ, data = self._run(lambda c: c.uid_fetch(self.uid, EVIDENCE_ITEMS))
-        found = locate_uid(data, self.uid) if typ == "OK" else None
         if typ != "OK":
+            # Dovecot reads the message file for BODYSTRUCTURE and ENVELOPE: a broken one is refused here too.
+            self.refused = True
             self._say(classify_fetch(typ, data, self.uid).server_said)
+            typ, data = self._run(lambda c: c.uid_fetch(self.uid, LOCATE_ITEMS))
+        found = locate_uid(data, self.uid) if typ == "OK" else None
         if found is None:
             return False
         self.msn = found.msn
@@ -175,18 +179,17 @@ class _Ladder:
 
     def content_step(self, name: str, call: Callable[[LadderConnection], tuple[str, Sequence[object]]], *,
                      by_sequence: bool) -> FetchAnswer:
-        """One fetch of the content and the header together. Sets ``recovered`` when the message came."""
+        """One content fetch. Sets ``recovered`` when the message came."""
         holder: list[FetchAnswer] = []
 
         def wrapped(connection: LadderConnection) -> tuple[str, Sequence[object]]:
             typ, data = call(connection)
-            answer = classify_fetch(typ, data, self.uid, by_sequence=by_sequence, item=CONTENT_ITEM)
+            answer = classify_fetch(typ, data, self.uid, by_sequence=by_sequence)
             holder.append(answer)
             return ("OK" if answer.kind is not AnswerKind.REFUSED else "NO"), []
 
         self._run(wrapped)
         answer = holder[-1]
-        self._keep_header(answer)
         if answer.kind is AnswerKind.REFUSED:
             self.refused = True
             self._say(answer.server_said)
@@ -198,12 +201,16 @@ class _Ladder:
             self._judge(name, answer.content)
         return answer
 
-    def _keep_header(self, answer: FetchAnswer) -> None:
-        for response in answer.responses:
-            header = response.content(HEADER_ITEM) if response.uid == self.uid else None
-            if header:
-                self.outcome.evidence.header = header
-                return
+    def header(self) -> None:
+        """The header, as evidence: only when the metadata fetch gave no ENVELOPE (which names the same)."""
+        typ, data = self._run(lambda c: c.uid_fetch(self.uid, HEADER_ITEMS))
+        answer = classify_fetch(typ, data, self.uid)
+        if answer.kind is AnswerKind.DELIVERED and answer.content:
+            self.outcome.evidence.header = answer.content
+            if self.outcome.placeholder is None:
+                self.outcome.placeholder = substitute_for(answer.content, self.uid)
+        elif answer.kind is AnswerKind.REFUSED:
+            self._say(answer.server_said)
 
     def _judge(self, name: str, content: bytes) -> None:
         placeholder = substitute_for(content, self.uid)
@@ -234,8 +241,8 @@ class _Ladder:
                 self.content_step(STEP_UID, lambda c: c.uid_fetch(uid, UID_ITEMS), by_sequence=False)
             if self.recovered:
                 return self._finish(Verdict.RECOVERED)
-            if self.outcome.placeholder is None and self.outcome.evidence.header:
-                self.outcome.placeholder = substitute_for(self.outcome.evidence.header, uid)
+            if self.outcome.evidence.envelope is None and not self.refused:
+                self.header()
         except _Vanished:
             try:
                 return self._finish(Verdict.VANISHED if self._gone() else Verdict.EMPTY)

@@ -35,17 +35,15 @@ class FetchResponse:
             return int(value)
         return None
 
-    def content(self, item: str | None = None) -> bytes | None:
-        """The first message-content item (``BODY[...]``, ``RFC822...``, ``BINARY[...]``) when it is not NIL;
-        with ``item``, that item only."""
+    def content(self) -> bytes | None:
+        """The first message-content item (``BODY[...]``, ``RFC822...``, ``BINARY[...]``) when it is not NIL."""
         for name, value in self.attributes.items():
-            if (name == item if item else _is_content_item(name)) and isinstance(value, bytes):
+            if _is_content_item(name) and isinstance(value, bytes):
                 return value
         return None
 
-    def has_nil_content(self, item: str | None = None) -> bool:
-        return any((name == item if item else _is_content_item(name)) and value is None
-                   for name, value in self.attributes.items())
+    def has_nil_content(self) -> bool:
+        return any(_is_content_item(name) and value is None for name, value in self.attributes.items())
 
 
 def _is_content_item(name: str) -> bool:
@@ -219,13 +217,11 @@ def server_words(typ: str, data: Sequence[object]) -> str:
     return clean_text(f"{typ} {text}".strip(), limit=300)
 
 
-def classify_fetch(typ: str, data: Sequence[object], uid: int, *, by_sequence: bool = False,
-                   item: str | None = None) -> FetchAnswer:
+def classify_fetch(typ: str, data: Sequence[object], uid: int, *, by_sequence: bool = False) -> FetchAnswer:
     """Say what a ``(typ, data)`` FETCH result means for ``uid``.
 
     With ``by_sequence`` the fetch named a message sequence number and asked for UID too: content counts only
-    when the UID in the same response is ``uid`` (servers have been seen to mix the mapping up). With ``item``
-    only that content item (e.g. ``BODY[]`` of a fetch that also asked for the header) counts.
+    when the UID in the same response is ``uid`` (servers have been seen to mix the mapping up).
     """
     if typ != "OK":
         return FetchAnswer(AnswerKind.REFUSED, server_said=server_words(typ, data))
@@ -233,13 +229,13 @@ def classify_fetch(typ: str, data: Sequence[object], uid: int, *, by_sequence: b
     mismatch: FetchResponse | None = None
     for response in responses:
         if response.uid != uid:
-            if by_sequence and response.uid is not None and response.content(item) is not None:
+            if by_sequence and response.uid is not None and response.content() is not None:
                 mismatch = response
             continue
-        content = response.content(item)
+        content = response.content()
         if content is not None:
             return FetchAnswer(AnswerKind.DELIVERED, content=content, msn=response.msn, responses=responses)
-        if response.has_nil_content(item):
+        if response.has_nil_content():
             return FetchAnswer(AnswerKind.NIL, msn=response.msn, responses=responses)
     if mismatch is not None:
         return FetchAnswer(

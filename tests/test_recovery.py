@@ -10,6 +10,7 @@ import pytest
 
 from offlineimap_phantomfix.recovery import (
     EVIDENCE_ITEMS,
+    HEADER_ITEMS,
     MAX_COMMANDS,
     SEQUENCE_ITEMS,
     STEP_SEQUENCE,
@@ -132,20 +133,11 @@ def test_recovered_records_the_step_that_worked(steps: list[tuple[str, str, Answ
     assert outcome.content == REAL
 
 
-def test_body_and_header_of_one_answer_are_told_apart() -> None:
+def test_without_an_envelope_the_header_is_asked_for_as_evidence() -> None:
     header = REAL.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-    answer: Answer = ("OK", [(b"%d (UID %d BODY[HEADER] {%d}" % (MSN, UID, len(header)), header),
-                             (b" BODY[] {%d}" % len(REAL), REAL), b")"])
-    outcome = ladder(Script([LOCATE, by_sequence(answer)]))
-    assert outcome.verdict is Verdict.RECOVERED
-    assert outcome.content == REAL
-    assert outcome.evidence.header == header
-
-
-def test_header_without_body_is_empty_with_the_header_as_evidence() -> None:
-    header = REAL.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-    answer: Answer = ("OK", [(b"%d (UID %d BODY[HEADER] {%d}" % (MSN, UID, len(header)), header), b")"])
-    outcome = ladder(Script([LOCATE, by_sequence(answer)]))
+    bare: Answer = ("OK", [b"%d (UID %d FLAGS () RFC822.SIZE 4242)" % (MSN, UID)])
+    outcome = ladder(Script([("uid_fetch", EVIDENCE_ITEMS, bare), by_sequence(OK_EMPTY),
+                             ("uid_fetch", HEADER_ITEMS, body(header, name=b"BODY[HEADER]"))]))
     assert outcome.verdict is Verdict.EMPTY
     assert outcome.evidence.header == header
 
@@ -173,7 +165,7 @@ def test_gone_from_fetch_and_search_is_vanished_when_a_fresh_connection_agrees()
 
 def test_listed_by_search_alone_on_a_fresh_connection_is_not_vanished() -> None:
     script = Script([NOT_LISTED, NOT_LISTED, ("uid_search", str(UID), ("OK", [b"%d" % UID])),
-                     ("uid_fetch", UID_ITEMS, OK_EMPTY)])
+                     ("uid_fetch", UID_ITEMS, OK_EMPTY), ("uid_fetch", HEADER_ITEMS, OK_EMPTY)])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.EMPTY
 
@@ -283,3 +275,13 @@ def test_no_first_then_bye_on_repeat_is_refused_not_dropped() -> None:
     outcome = ladder(script)
     assert outcome.verdict is Verdict.REFUSED
     assert "[SERVERBUG]" in outcome.server_said
+
+
+def test_refused_evidence_still_locates_and_counts_as_a_refusal() -> None:
+    """Dovecot reads a broken file for BODYSTRUCTURE too: NO there (first in the session), BYE on the next."""
+    serverbug: Answer = ("NO", [b"[SERVERBUG] Internal error occurred. Refer to server log for more information."])
+    script = Script([("uid_fetch", EVIDENCE_ITEMS, BYE), ("uid_fetch", EVIDENCE_ITEMS, serverbug),
+                     ("uid_fetch", "(UID FLAGS)", LOCATED), by_sequence(BYE)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.REFUSED
+    assert outcome.evidence.sequence_number == MSN
