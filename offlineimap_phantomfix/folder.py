@@ -85,9 +85,9 @@ class PhantomSafeFolderMixin:
         if uid in self._phantom_skip:
             ui.debug("imap", f"phantomfix: not fetching UID {uid} of {self}: recorded phantom, skipped")
             return
-        if uid in self._phantom_open:
-            self._phantom_check_due()
         if dstfolder.storesmessages():
+            if uid in self._phantom_open:
+                self._phantom_check_due()
             try:
                 message: object = self.getmessage(uid)
             except PhantomHandled as handled:
