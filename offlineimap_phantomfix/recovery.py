@@ -267,12 +267,14 @@ class _Ladder:
     def _evidence_after_drops(self) -> None:
         """Metadata only, on one more fresh connection; a further drop just ends it."""
         self.outcome.drops = MAX_DROPS - 1
+        refused = self.refused  # a metadata fetch refused here says nothing about the content
         try:
             self.locate()
         except _Budget:
             pass
         finally:
             self.outcome.drops = MAX_DROPS
+            self.refused = refused
 
     def _verdict(self) -> Verdict:
         if self.outcome.placeholder is not None and self.outcome.content is not None:

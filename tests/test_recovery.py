@@ -285,3 +285,11 @@ def test_refused_evidence_still_locates_and_counts_as_a_refusal() -> None:
     outcome = ladder(script)
     assert outcome.verdict is Verdict.REFUSED
     assert outcome.evidence.sequence_number == MSN
+
+
+def test_metadata_refused_after_two_drops_stays_dropped() -> None:
+    script = Script([("uid_fetch", EVIDENCE_ITEMS, BYE), ("uid_fetch", EVIDENCE_ITEMS, BYE),
+                     ("uid_fetch", EVIDENCE_ITEMS, NO), ("uid_fetch", "(UID FLAGS)", LOCATED)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.DROPPED
+    assert outcome.evidence.sequence_number == MSN
