@@ -26,12 +26,7 @@ class PhantomCost:
 
     commands: int = 0
     new_connections: int = 0
-    names: list[str] = field(default_factory=list)
-
-    @property
-    def extra_commands(self) -> int:
-        """Commands beyond the one plain fetch a healthy message costs."""
-        return max(self.commands - 1, 0)
+    names: list[str] = field(default_factory=list)  # the commands, in order
 
 
 def emulate_slow_link(server: EmulatorServer, *, round_trip: float, connect: float | None = None) -> None:
