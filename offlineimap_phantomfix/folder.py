@@ -131,9 +131,10 @@ class PhantomSafeFolderMixin:
             raise prefetched
         if prefetched is not _NOT_FETCHED:
             return prefetched
-        rechecked = self._phantom_rechecked(uid)
-        if rechecked is not None:
-            return rechecked
+        if uid in self._phantom_open:  # no lock on the healthy path: a plain dict lookup
+            rechecked = self._phantom_rechecked(uid)
+            if rechecked is not None:
+                return rechecked
         dropped = False
         try:
             message = super().getmessage(uid)  # type: ignore[misc]
