@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_adopt
 import bench_healthy_sync
 import bench_phantom_resync
+import bench_slow_link
 import bench_store
 from common import Outcome, table, write_json
 
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[bool], Outcome]]] = {
     "phantom_resync": ("(b) second sync with phantoms, emulator", bench_phantom_resync.measure),
     "store": ("(c) phantom store, 100,000 entries", bench_store.measure),
     "adopt": ("(e) adopt dry run, 100,000-message archive", bench_adopt.measure),
+    "slow_link": ("(f) phantoms on a 50 ms link, emulator", bench_slow_link.measure),
 }
 
 

@@ -112,6 +112,12 @@ class PooledConnection:
     def seq_fetch(self, msn: int, items: str) -> tuple[str, Sequence[object]]:
         return self._call("fetch", str(msn), items)
 
+    def uid_fetch_set(self, uids: str, items: str) -> tuple[str, Sequence[object]]:
+        return self._call("uid", "FETCH", uids, items)
+
+    def seq_fetch_set(self, msns: str, items: str) -> tuple[str, Sequence[object]]:
+        return self._call("fetch", msns, items)
+
     def uid_search(self, uid: int) -> tuple[str, Sequence[object]]:
         return self._call("uid", "SEARCH", "UID", str(uid))
 

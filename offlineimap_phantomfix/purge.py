@@ -30,9 +30,8 @@ from offlineimap_phantomfix.folders import MappedFolder, map_folders
 from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, imap_call
 from offlineimap_phantomfix.localcopy import canonical_folder, find_synced_copy
 from offlineimap_phantomfix.recovery import (
-    STEP_EXAMINE_BODY,
-    STEP_RETRY,
     STEP_SEQUENCE,
+    STEP_UID,
     ConnectionDropped,
     run_ladder,
 )
@@ -189,7 +188,7 @@ def _check_not_synced(session: Session, folder: str, uid: int, uidvalidity: int 
                 f"server itself ({nothing})")
 
 
-_HOW = {STEP_RETRY: "the plain fetch", STEP_EXAMINE_BODY: "a BODY[] fetch", STEP_SEQUENCE: "a fetch by sequence number"}
+_HOW = {STEP_UID: "a BODY[] fetch", STEP_SEQUENCE: "a fetch by sequence number"}
 
 
 def _plan(uidplus: bool, uid: int, others_deleted: set[int]) -> list[str]:

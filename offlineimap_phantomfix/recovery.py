@@ -27,9 +27,18 @@ MAX_COMMANDS = 9
 MAX_ERRORS_IN_ROW = 3
 MAX_DROPS = 2
 
-STEP_RETRY = "retry"
-STEP_EXAMINE_BODY = "body-under-examine"
 STEP_SEQUENCE = "sequence-fetch"
+STEP_UID = "body-under-examine"
+
+# Every item of a message but its content: where it is, and the evidence a report shows.
+EVIDENCE_ITEMS = "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE ENVELOPE)"
+LOCATE_ITEMS = "(UID FLAGS)"  # when the evidence is refused: where it is, from the index alone
+# The content: non-PEEK forms under EXAMINE (RFC 3501: no \\Seen), since Exchange serves its substitute notice
+# only to those. Nothing else in the same command: Dovecot (imap_fetch_failure = no-after) answers a second
+# failing item of one FETCH with BYE.
+SEQUENCE_ITEMS = "(UID BODY[])"
+UID_ITEMS = "(BODY[])"
+HEADER_ITEMS = "(BODY.PEEK[HEADER])"
 
 
 class ConnectionDropped(Exception):
@@ -90,6 +99,8 @@ class _Ladder:
         self.refused = False
         self.unparseable: bytes | None = None
         self.msn: int | None = None
+        self.located = False
+        self.recovered = False
 
     # --- plumbing -------------------------------------------------------------------------------------
     def _connection(self) -> LadderConnection:
@@ -139,24 +150,41 @@ class _Ladder:
 
     # --- steps ----------------------------------------------------------------------------------------
     def locate(self) -> bool:
-        """Is the UID still there? Remember its sequence number and flags. False when it is gone."""
-        typ, data = self._run(lambda c: c.uid_fetch(self.uid, "(UID FLAGS)"))
+        """Is the UID there? One metadata fetch: its sequence number and the evidence. When the fetch does not
+        list it, ``UID SEARCH`` decides (on a fresh connection only, see :meth:`_gone`)."""
+        typ, data = self._run(lambda c: c.uid_fetch(self.uid, EVIDENCE_ITEMS))
+        if typ != "OK":
+            # Dovecot reads the message file for BODYSTRUCTURE and ENVELOPE: a broken one is refused here too.
+            self.refused = True
+            self._say(classify_fetch(typ, data, self.uid).server_said)
+            typ, data = self._run(lambda c: c.uid_fetch(self.uid, LOCATE_ITEMS))
         found = locate_uid(data, self.uid) if typ == "OK" else None
-        if found is not None:
-            self.msn = found.msn
-            self.outcome.evidence.sequence_number = found.msn
-            flags = found.attributes.get("FLAGS")
-            self.outcome.evidence.flags = value_text(flags) if flags is not None else None
-            return True
-        typ, data = self._run(lambda c: c.uid_search(self.uid))
-        return typ != "OK" or search_has_uid(data, self.uid)
+        if found is None:
+            return False
+        self.msn = found.msn
+        evidence = self.outcome.evidence
+        evidence.sequence_number = found.msn
+        attributes = found.attributes
+        if attributes.get("FLAGS") is not None:
+            evidence.flags = value_text(attributes["FLAGS"])
+        size = attributes.get("RFC822.SIZE")
+        if isinstance(size, bytes) and size.isdigit():
+            evidence.size = int(size)
+        for name, target in (("INTERNALDATE", "internaldate"), ("BODYSTRUCTURE", "bodystructure"),
+                             ("ENVELOPE", "envelope")):
+            if name in attributes:
+                setattr(evidence, target, value_text(attributes[name]))
+        self.located = True
+        return True
 
-    def content_step(self, name: str, call: Callable[[LadderConnection], FetchAnswer]) -> bool:
-        """One content fetch. True when the message was recovered."""
+    def content_step(self, name: str, call: Callable[[LadderConnection], tuple[str, Sequence[object]]], *,
+                     by_sequence: bool) -> FetchAnswer:
+        """One content fetch. Sets ``recovered`` when the message came."""
         holder: list[FetchAnswer] = []
 
         def wrapped(connection: LadderConnection) -> tuple[str, Sequence[object]]:
-            answer = call(connection)
+            typ, data = call(connection)
+            answer = classify_fetch(typ, data, self.uid, by_sequence=by_sequence)
             holder.append(answer)
             return ("OK" if answer.kind is not AnswerKind.REFUSED else "NO"), []
 
@@ -165,50 +193,17 @@ class _Ladder:
         if answer.kind is AnswerKind.REFUSED:
             self.refused = True
             self._say(answer.server_said)
-            return False
-        if answer.kind is AnswerKind.MISMATCH:
+        elif answer.kind is AnswerKind.MISMATCH:
             self._say(answer.server_said)
-            return False
-        if answer.kind is AnswerKind.NIL:
+        elif answer.kind is AnswerKind.NIL:
             raise _Vanished()
-        if answer.kind is not AnswerKind.DELIVERED or answer.content is None:
-            return False
-        content = answer.content
-        placeholder = substitute_for(content, self.uid)
-        if placeholder is not None:
-            if self.outcome.placeholder is None:
-                self.outcome.placeholder = placeholder
-                self.outcome.content = content
-            return False
-        if self.accept(content):
-            self.outcome.content = content
-            self.outcome.recovered_by = name
-            return True
-        if self.unparseable is None:
-            self.unparseable = content
-        return False
+        elif answer.kind is AnswerKind.DELIVERED and answer.content is not None:
+            self._judge(name, answer.content)
+        return answer
 
-    def evidence(self, *, with_header: bool) -> None:
-        items = "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE ENVELOPE)"
-        typ, data = self._run(lambda c: c.uid_fetch(self.uid, items))
-        found = locate_uid(data, self.uid) if typ == "OK" else None
-        if typ != "OK":
-            self._say(classify_fetch(typ, data, self.uid).server_said)
-        if found is not None:
-            evidence = self.outcome.evidence
-            attributes = found.attributes
-            if attributes.get("FLAGS") is not None:
-                evidence.flags = value_text(attributes["FLAGS"])
-            size = attributes.get("RFC822.SIZE")
-            if isinstance(size, bytes) and size.isdigit():
-                evidence.size = int(size)
-            for name, target in (("INTERNALDATE", "internaldate"), ("BODYSTRUCTURE", "bodystructure"),
-                                 ("ENVELOPE", "envelope")):
-                if name in attributes:
-                    setattr(evidence, target, value_text(attributes[name]))
-        if not with_header:
-            return
-        typ, data = self._run(lambda c: c.uid_fetch(self.uid, "(BODY.PEEK[HEADER])"))
+    def header(self) -> None:
+        """The header, as evidence: only when the metadata fetch gave no ENVELOPE (which names the same)."""
+        typ, data = self._run(lambda c: c.uid_fetch(self.uid, HEADER_ITEMS))
         answer = classify_fetch(typ, data, self.uid)
         if answer.kind is AnswerKind.DELIVERED and answer.content:
             self.outcome.evidence.header = answer.content
@@ -217,31 +212,44 @@ class _Ladder:
         elif answer.kind is AnswerKind.REFUSED:
             self._say(answer.server_said)
 
+    def _judge(self, name: str, content: bytes) -> None:
+        placeholder = substitute_for(content, self.uid)
+        if placeholder is not None:
+            if self.outcome.placeholder is None:
+                self.outcome.placeholder = placeholder
+                self.outcome.content = content
+        elif self.accept(content):
+            self.outcome.content = content
+            self.outcome.recovered_by = name
+            self.recovered = True
+        elif self.unparseable is None:
+            self.unparseable = content
+
     # --- the whole ladder -----------------------------------------------------------------------------
     def run(self) -> LadderOutcome:
         uid = self.uid
         try:
             if not self.locate() and self._gone():
                 return self._finish(Verdict.VANISHED)
-            steps: list[tuple[str, Callable[[LadderConnection], FetchAnswer]]] = [
-                (STEP_RETRY, lambda c: classify_fetch(*c.uid_fetch(uid, "(BODY.PEEK[])"), uid)),
-                (STEP_EXAMINE_BODY, lambda c: classify_fetch(*c.uid_fetch(uid, "(BODY[])"), uid)),
-            ]
+            answer: FetchAnswer | None = None
             if self.msn is not None:
                 msn = self.msn
-                steps.append((STEP_SEQUENCE, lambda c: classify_fetch(
-                    *c.seq_fetch(msn, "(UID BODY.PEEK[])"), uid, by_sequence=True)))
-            for name, call in steps:
-                if self.content_step(name, call):
-                    return self._finish(Verdict.RECOVERED)
-            self.evidence(with_header=True)
+                answer = self.content_step(STEP_SEQUENCE, lambda c: c.seq_fetch(msn, SEQUENCE_ITEMS),
+                                           by_sequence=True)
+            # By UID when the sequence number is unknown or the server mapped it to another message.
+            if not self.recovered and (answer is None or answer.kind is AnswerKind.MISMATCH):
+                self.content_step(STEP_UID, lambda c: c.uid_fetch(uid, UID_ITEMS), by_sequence=False)
+            if self.recovered:
+                return self._finish(Verdict.RECOVERED)
+            if self.outcome.evidence.envelope is None and not self.refused:
+                self.header()
         except _Vanished:
             try:
                 return self._finish(Verdict.VANISHED if self._gone() else Verdict.EMPTY)
             except _Budget:
                 return self._finish(Verdict.VANISHED)
         except _Budget:
-            if self.outcome.drops >= MAX_DROPS:
+            if self.outcome.drops >= MAX_DROPS and not self.located:
                 self._evidence_after_drops()
         return self._finish(self._verdict())
 
@@ -251,17 +259,22 @@ class _Ladder:
         if self.connection is not None:
             self.source.release(self.connection, broken=True)
             self.connection = None
-        return not self.locate()
+        if self.locate():
+            return False
+        typ, data = self._run(lambda c: c.uid_search(self.uid))
+        return typ == "OK" and not search_has_uid(data, self.uid)
 
     def _evidence_after_drops(self) -> None:
         """Metadata only, on one more fresh connection; a further drop just ends it."""
         self.outcome.drops = MAX_DROPS - 1
+        refused = self.refused  # a metadata fetch refused here says nothing about the content
         try:
-            self.evidence(with_header=False)
+            self.locate()
         except _Budget:
             pass
         finally:
             self.outcome.drops = MAX_DROPS
+            self.refused = refused
 
     def _verdict(self) -> Verdict:
         if self.outcome.placeholder is not None and self.outcome.content is not None:
@@ -293,9 +306,14 @@ class _Vanished(Exception):
 
 
 def run_ladder(source: ConnectionSource, uid: int, *, accept: Callable[[bytes], bool],
-               first_failure: str = "") -> LadderOutcome:
-    """Try every read-only way to get ``uid``; return the verdict. Never raises for server behaviour."""
+               first_failure: str = "", first_dropped: bool = False) -> LadderOutcome:
+    """Try every read-only way to get ``uid``; return the verdict. Never raises for server behaviour.
+
+    ``first_dropped``: the plain fetch that failed lost its connection, so one more drop in the ladder (on a
+    fresh connection, after the evidence is gathered) confirms it."""
     ladder = _Ladder(source, uid, accept)
+    if first_dropped:
+        ladder.outcome.drops = 1
     try:
         outcome = ladder.run()
     finally:

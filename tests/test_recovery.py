@@ -9,10 +9,13 @@ from typing import Union
 import pytest
 
 from offlineimap_phantomfix.recovery import (
+    EVIDENCE_ITEMS,
+    HEADER_ITEMS,
     MAX_COMMANDS,
-    STEP_EXAMINE_BODY,
-    STEP_RETRY,
+    SEQUENCE_ITEMS,
     STEP_SEQUENCE,
+    STEP_UID,
+    UID_ITEMS,
     ConnectionDropped,
     run_ladder,
 )
@@ -86,23 +89,27 @@ def accept_all(raw: bytes) -> bool:
     return True
 
 
-def ladder(script: Script, accept=accept_all):  # type: ignore[no-untyped-def]
-    outcome = run_ladder(script, UID, accept=accept, first_failure="does not have a message with UID '15541'")
+def ladder(script: Script, accept=accept_all, *, first_dropped: bool = False):  # type: ignore[no-untyped-def]
+    outcome = run_ladder(script, UID, accept=accept, first_failure="does not have a message with UID '15541'",
+                         first_dropped=first_dropped)
     assert not script.steps, f"scripted steps left unused: {script.steps}"
     assert outcome.commands <= MAX_COMMANDS
     return outcome
 
 
-EVIDENCE = [("uid_fetch", "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE ENVELOPE)", META),
-            ("uid_fetch", "(BODY.PEEK[HEADER])", OK_EMPTY)]
+LOCATE = ("uid_fetch", EVIDENCE_ITEMS, META)
+
+
+def by_sequence(answer: Answer) -> tuple[str, str, Answer]:
+    return ("seq_fetch", SEQUENCE_ITEMS, answer)
 
 
 def test_empty_everywhere_is_empty_with_evidence() -> None:
-    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", OK_EMPTY),
-                     ("uid_fetch", "(BODY[])", OK_EMPTY), ("seq_fetch", "(UID BODY.PEEK[])", OK_EMPTY), *EVIDENCE])
+    script = Script([LOCATE, by_sequence(OK_EMPTY)])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.EMPTY
     assert outcome.content is None
+    assert outcome.commands == 2, "one metadata fetch, one content fetch: nothing else"
     assert outcome.evidence.size == 4242
     assert outcome.evidence.sequence_number == MSN
     assert "INTERNALDATE" not in (outcome.evidence.internaldate or "")
@@ -115,43 +122,56 @@ def test_empty_everywhere_is_empty_with_evidence() -> None:
 @pytest.mark.parametrize(
     ("steps", "step"),
     [
-        ([("uid_fetch", "(BODY.PEEK[])", body(REAL))], STEP_RETRY),
-        ([("uid_fetch", "(BODY.PEEK[])", OK_EMPTY), ("uid_fetch", "(BODY[])", body(REAL))], STEP_EXAMINE_BODY),
-        ([("uid_fetch", "(BODY.PEEK[])", OK_EMPTY), ("uid_fetch", "(BODY[])", OK_EMPTY),
-          ("seq_fetch", "(UID BODY.PEEK[])", body(REAL))], STEP_SEQUENCE),
+        ([by_sequence(body(REAL))], STEP_SEQUENCE),
+        ([by_sequence(body(REAL, uid=UID + 1)), ("uid_fetch", UID_ITEMS, body(REAL))], STEP_UID),
     ],
 )
 def test_recovered_records_the_step_that_worked(steps: list[tuple[str, str, Answer]], step: str) -> None:
-    outcome = ladder(Script([("uid_fetch", "(UID FLAGS)", LOCATED), *steps]))
+    outcome = ladder(Script([LOCATE, *steps]))
     assert outcome.verdict is Verdict.RECOVERED
     assert outcome.recovered_by == step
     assert outcome.content == REAL
 
 
+def test_without_an_envelope_the_header_is_asked_for_as_evidence() -> None:
+    header = REAL.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    bare: Answer = ("OK", [b"%d (UID %d FLAGS () RFC822.SIZE 4242)" % (MSN, UID)])
+    outcome = ladder(Script([("uid_fetch", EVIDENCE_ITEMS, bare), by_sequence(OK_EMPTY),
+                             ("uid_fetch", HEADER_ITEMS, body(header, name=b"BODY[HEADER]"))]))
+    assert outcome.verdict is Verdict.EMPTY
+    assert outcome.evidence.header == header
+
+
 def test_sequence_answer_for_another_uid_is_not_used() -> None:
-    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", OK_EMPTY),
-                     ("uid_fetch", "(BODY[])", OK_EMPTY), ("seq_fetch", "(UID BODY.PEEK[])", body(REAL, uid=UID + 3)),
-                     *EVIDENCE])
+    script = Script([LOCATE, by_sequence(body(REAL, uid=UID + 3)), ("uid_fetch", UID_ITEMS, OK_EMPTY)])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.EMPTY
     assert outcome.content is None
     assert any("15544" in said for said in outcome.evidence.server_said)
 
 
-GONE: list[tuple[str, str, Answer]] = [("uid_fetch", "(UID FLAGS)", OK_EMPTY), ("uid_search", str(UID), ("OK", [b""]))]
+NOT_LISTED = ("uid_fetch", EVIDENCE_ITEMS, OK_EMPTY)
+GONE: list[tuple[str, str, Answer]] = [NOT_LISTED, ("uid_search", str(UID), ("OK", [b""]))]
 NIL: Answer = ("OK", [b"%d (UID %d BODY[] NIL)" % (MSN, UID)])
 
 
 def test_gone_from_fetch_and_search_is_vanished_when_a_fresh_connection_agrees() -> None:
-    script = Script([*GONE, *GONE])
+    script = Script([NOT_LISTED, *GONE])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.VANISHED
     assert not outcome.verdict.is_phantom
     assert script.opened == 2 and script.released[0] is True  # the first session is not asked again
 
 
+def test_listed_by_search_alone_on_a_fresh_connection_is_not_vanished() -> None:
+    script = Script([NOT_LISTED, NOT_LISTED, ("uid_search", str(UID), ("OK", [b"%d" % UID])),
+                     ("uid_fetch", UID_ITEMS, OK_EMPTY), ("uid_fetch", HEADER_ITEMS, OK_EMPTY)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.EMPTY
+
+
 def test_nil_body_then_gone_is_vanished() -> None:
-    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", NIL), *GONE])
+    script = Script([LOCATE, by_sequence(NIL), *GONE])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.VANISHED
     assert script.opened == 2
@@ -159,15 +179,14 @@ def test_nil_body_then_gone_is_vanished() -> None:
 
 def test_nil_body_but_listed_on_a_fresh_connection_is_a_phantom() -> None:
     # The session that got the EXPUNGE no longer lists the UID; a new one does: not expunged at all.
-    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", NIL),
-                     ("uid_fetch", "(UID FLAGS)", LOCATED)])
+    script = Script([LOCATE, by_sequence(NIL), LOCATE])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.EMPTY and outcome.verdict.is_phantom
     assert script.opened == 2
 
 
 def test_listed_again_on_a_fresh_connection_goes_on_with_the_ladder() -> None:
-    script = Script([*GONE, ("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", body(REAL))])
+    script = Script([NOT_LISTED, LOCATE, by_sequence(body(REAL))])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.RECOVERED and outcome.content == REAL
 
@@ -186,51 +205,64 @@ def test_no_new_connection_is_a_drop_not_an_exception() -> None:
     assert any("could not open a connection" in said for said in outcome.evidence.server_said)
 
 
+def test_no_new_connection_after_a_dropped_plain_fetch_is_dropped() -> None:
+    script = Unreachable([])
+    outcome = ladder(script, first_dropped=True)
+    assert outcome.verdict is Verdict.DROPPED
+
+
 def test_substitute_from_non_peek_fetch_is_placeholder_kept_as_received() -> None:
-    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", OK_EMPTY),
-                     ("uid_fetch", "(BODY[])", body(SUBSTITUTE)), ("seq_fetch", "(UID BODY.PEEK[])", OK_EMPTY),
-                     *EVIDENCE])
+    script = Script([LOCATE, by_sequence(body(SUBSTITUTE))])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.PLACEHOLDER
     assert outcome.content == SUBSTITUTE
     assert outcome.original is not None and outcome.original.subject == "Quarterly figures"
 
 
-def test_refused_everywhere_is_refused_and_stops_after_three_errors_in_a_row() -> None:
-    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", NO),
-                     ("uid_fetch", "(BODY[])", NO), ("seq_fetch", "(UID BODY.PEEK[])", NO)])
+def test_refused_is_refused_after_one_refusal() -> None:
+    script = Script([LOCATE, by_sequence(NO)])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.REFUSED
     assert "could not be converted" in outcome.server_said
-    assert script.released == [True], "a connection with errors piling up is not reused"
+    assert outcome.evidence.size == 4242
+    assert script.released == [False], "one refusal does not make a connection unusable"
+
+
+BYE = ConnectionDropped("FETCH failed: Internal error occurred. Refer to server log for more information.")
 
 
 def test_drop_is_confirmed_once_on_a_fresh_connection_then_dropped() -> None:
-    bye = ConnectionDropped("FETCH failed: Internal error occurred. Refer to server log for more information.")
-    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", bye),
-                     ("uid_fetch", "(BODY.PEEK[])", bye),
-                     ("uid_fetch", "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE ENVELOPE)", META)])
+    script = Script([LOCATE, by_sequence(BYE), by_sequence(BYE)])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.DROPPED
-    assert script.opened == 3
-    assert script.released == [True, True, False]
+    assert script.opened == 2
+    assert script.released == [True, True]
     assert outcome.evidence.size == 4242
     assert "Internal error occurred" in outcome.server_said
 
 
+def test_a_dropped_plain_fetch_is_confirmed_by_one_drop_after_the_evidence() -> None:
+    script = Script([LOCATE, by_sequence(BYE)])
+    outcome = ladder(script, first_dropped=True)
+    assert outcome.verdict is Verdict.DROPPED
+    assert script.opened == 1 and script.released == [True]
+    assert outcome.evidence.size == 4242
+
+
+def test_a_dropped_plain_fetch_that_now_delivers_is_recovered() -> None:
+    outcome = ladder(Script([LOCATE, by_sequence(body(REAL))]), first_dropped=True)
+    assert outcome.verdict is Verdict.RECOVERED
+
+
 def test_a_single_drop_that_does_not_recur_is_not_dropped() -> None:
-    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED),
-                     ("uid_fetch", "(BODY.PEEK[])", ConnectionDropped("reset")),
-                     ("uid_fetch", "(BODY.PEEK[])", body(REAL))])
+    script = Script([LOCATE, by_sequence(ConnectionDropped("reset")), by_sequence(body(REAL))])
     outcome = ladder(script)
-    assert outcome.verdict is Verdict.RECOVERED and outcome.recovered_by == STEP_RETRY
+    assert outcome.verdict is Verdict.RECOVERED and outcome.recovered_by == STEP_SEQUENCE
 
 
 def test_bytes_that_do_not_parse_are_unparseable_and_kept_raw() -> None:
     broken = b"\xff\xfe not a message"
-    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", body(broken)),
-                     ("uid_fetch", "(BODY[])", body(broken)), ("seq_fetch", "(UID BODY.PEEK[])", body(broken)),
-                     *EVIDENCE])
+    script = Script([LOCATE, by_sequence(body(broken))])
     outcome = ladder(script, accept=lambda raw: False)
     assert outcome.verdict is Verdict.UNPARSEABLE
     assert outcome.content == broken
@@ -239,11 +271,25 @@ def test_bytes_that_do_not_parse_are_unparseable_and_kept_raw() -> None:
 def test_no_first_then_bye_on_repeat_is_refused_not_dropped() -> None:
     """Dovecot's imap_fetch_failure = no-after: NO once per session, BYE when fetched again in it."""
     serverbug: Answer = ("NO", [b"[SERVERBUG] Internal error occurred. Refer to server log for more information."])
-    bye = ConnectionDropped("FETCH failed: Internal error occurred. Refer to server log for more information.")
-    script = Script([("uid_fetch", "(UID FLAGS)", LOCATED), ("uid_fetch", "(BODY.PEEK[])", bye),
-                     ("uid_fetch", "(BODY.PEEK[])", serverbug), ("uid_fetch", "(BODY[])", bye),
-                     ("uid_fetch", "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE ENVELOPE)", META)])
+    script = Script([LOCATE, by_sequence(BYE), by_sequence(serverbug)])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.REFUSED
     assert "[SERVERBUG]" in outcome.server_said
 
+
+def test_refused_evidence_still_locates_and_counts_as_a_refusal() -> None:
+    """Dovecot reads a broken file for BODYSTRUCTURE too: NO there (first in the session), BYE on the next."""
+    serverbug: Answer = ("NO", [b"[SERVERBUG] Internal error occurred. Refer to server log for more information."])
+    script = Script([("uid_fetch", EVIDENCE_ITEMS, BYE), ("uid_fetch", EVIDENCE_ITEMS, serverbug),
+                     ("uid_fetch", "(UID FLAGS)", LOCATED), by_sequence(BYE)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.REFUSED
+    assert outcome.evidence.sequence_number == MSN
+
+
+def test_metadata_refused_after_two_drops_stays_dropped() -> None:
+    script = Script([("uid_fetch", EVIDENCE_ITEMS, BYE), ("uid_fetch", EVIDENCE_ITEMS, BYE),
+                     ("uid_fetch", EVIDENCE_ITEMS, NO), ("uid_fetch", "(UID FLAGS)", LOCATED)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.DROPPED
+    assert outcome.evidence.sequence_number == MSN

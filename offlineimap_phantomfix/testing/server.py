@@ -29,6 +29,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -804,6 +805,9 @@ class EmulatorServer:
         self._initial_settings = (uidplus, max_errors_per_connection)
         self.logins_refused_after_drop = 0  # after a Fault.DROPPED drop, refuse this many LOGINs (NO)
         self._logins_to_refuse = 0
+        # An emulated slow link (seconds): added before each command's response and before each greeting.
+        self.round_trip_delay = 0.0
+        self.connect_delay = 0.0
         self.lock = threading.RLock()
         self.log: list[LogEntry] = []
         self.errors: list[BaseException] = []
@@ -1033,6 +1037,11 @@ class EmulatorServer:
 # --- one connection ---------------------------------------------------------------------------------------
 
 
+def _link_wait(seconds: float) -> None:
+    if seconds > 0:
+        time.sleep(seconds)
+
+
 class _Closed(Exception):
     """The client went away."""
 
@@ -1134,6 +1143,7 @@ class _Connection(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         try:
+            _link_wait(self.emu.connect_delay)
             if self.emu.tls is not None and not self.emu.starttls and not self.start_tls():
                 return
             self.send(GREETING)
@@ -1148,6 +1158,7 @@ class _Connection(socketserver.BaseRequestHandler):
                     self.flush()
                     continue
                 self.run_command(data, text)
+                _link_wait(self.emu.round_trip_delay)
                 self.flush()
         except (_Closed, ConnectionError, TimeoutError):
             pass

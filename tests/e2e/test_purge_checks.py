@@ -67,7 +67,7 @@ def test_repaired_phantom_is_never_purged_and_heals(emulator: Any, tmp_path: Pat
     assert "purge --account Test --folder INBOX" in helper(setup, "report", "--long")[1]
 
     emulator.set_fault("INBOX", uid, None)
-    _assert_refused(setup, emulator, uid, "the server delivers it now (the plain fetch)")
+    _assert_refused(setup, emulator, uid, "the server delivers it now (a fetch by sequence number)")
 
     time.sleep(1.2)
     assert sync(setup).returncode == 0
