@@ -35,8 +35,7 @@ def test_wheel_holds_the_package_with_py_typed_and_no_tests(dists: Dists) -> Non
     assert set(data) == set(DATA_FILES), sorted(data)
     for installed, source in DATA_FILES.items():
         assert wheel.read(data[installed]) == (SOURCE_ROOT / source).read_bytes(), installed
-    entry_points = zipfile.ZipFile(dists.wheel).read(
-        "offlineimap_phantomfix-0.1.0.dist-info/entry_points.txt").decode()
+    entry_points = wheel.read("offlineimap_phantomfix-0.1.0.dist-info/entry_points.txt").decode()
     assert "offlineimap-phantomfix = offlineimap_phantomfix.cli:main" in entry_points
     assert "offlineimap-phantomsafe = offlineimap_phantomfix.activation:run_offlineimap" in entry_points
 
