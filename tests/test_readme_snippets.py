@@ -33,10 +33,12 @@ README = ROOT / "README.md"
 TYPES = {"IMAP", "Gmail", "Maildir", "PhantomSafeIMAP", "PhantomSafeGmail"}
 # Other programs a README shell line may start with (only named; our own command and make are checked).
 OTHER_PROGRAMS = {"pip", "mutt", "man", "source", "mkdir", "cat", "notmuch", "offlineimap",
-                  "offlineimap-phantomsafe", "git", "patch", "crontab", "EOF", "systemctl"}
+                  "offlineimap-phantomsafe", "git", "patch", "crontab", "EOF", "systemctl", "python3", "pipx",
+                  "apt-get", "dpkg-buildpackage"}
 CRON_TIME = re.compile(r"\A(?:\S+\s+){5}")
-# What our programs print, shown as an example (checked against the real output elsewhere).
-OUTPUT = re.compile(r"\A(?:offlineimap-phantomfix report, |phantomfix: \[)")
+# What our programs print, shown as an example (checked against the real output elsewhere): the report, the
+# end-of-sync line, a line of doctor.
+OUTPUT = re.compile(r"\A(?:offlineimap-phantomfix report, |phantomfix: \[|ok {6}(?:activation:|account) )")
 SYSTEMD_SECTIONS = {"Unit", "Service", "Timer", "Install"}
 
 
@@ -92,7 +94,7 @@ SNIPPETS = snippets()
 def test_the_readme_has_the_snippets_this_test_knows_about() -> None:
     kinds = [snippet.kind for snippet in SNIPPETS]
     assert kinds.count("config") >= 2 and kinds.count("python") >= 1 and kinds.count("shell") >= 8, SNIPPETS
-    assert kinds.count("systemd") == 2 and kinds.count("output") == 2, SNIPPETS
+    assert kinds.count("systemd") == 2 and kinds.count("output") == 5, SNIPPETS
 
 
 @pytest.mark.parametrize("snippet", [s for s in SNIPPETS if s.kind == "config"], ids=lambda s: f"line{s.line}")
@@ -136,6 +138,8 @@ def check_shell_line(line: str, snippet: Snippet) -> None:
     if not words:
         return
     where = f"README.md line {snippet.line}: {line}"
+    if words[0] == "sudo":
+        words = words[1:]
     program = Path(words[0]).name
     if program == "offlineimap-phantomfix":
         assert cli.build_parser().parse_known_args(words[1:])[1] == [], where
@@ -149,9 +153,10 @@ def check_shell_line(line: str, snippet: Snippet) -> None:
 
 
 def shell_lines(snippet: Snippet) -> list[str]:
-    """The snippet's command lines, leaving out the body of a here-document."""
+    """The snippet's command lines (a line ending in a backslash joined with the next), leaving out the body of
+    a here-document."""
     lines, inside = [], None
-    for line in snippet.text.splitlines():
+    for line in re.sub(r"\\\n", " ", snippet.text).splitlines():
         if inside is not None:
             inside = None if line.strip() == inside else inside
             continue

@@ -19,6 +19,7 @@ from offlineimap_phantomfix.testing.harness import (
     write_offlineimaprc,
 )
 from offlineimap_phantomfix.testing.scenarios import build_mixed_mailbox
+from offlineimap_phantomfix.verdicts import Verdict
 
 # One phantom of each kind that ends skipped, with the verdict it must get.
 KINDS = {Fault.EMPTY: "empty", Fault.PLACEHOLDER: "placeholder", Fault.REFUSED_NO: "refused",
@@ -47,7 +48,9 @@ def phantomfix(setup: OfflineimapSetup, command: str, *args: str,
 
 def check_sync_and_commands(emulator: Any, workdir: Path, *, offlineimap: Sequence[str], phantomfix_command: str,
                             pythonfile: str | None = None, env: Mapping[str, str] | None = None) -> InstalledRun:
-    """Two syncs (exit 0, phantoms skipped, not fetched again), then report --json, doctor and probe."""
+    """Three syncs, then report --json, doctor and probe. The first records every phantom; the second fetches
+    only those whose first verdict may be passing (a refusal, a dropped connection) and skips them from then
+    on; the third fetches no phantom at all."""
     phantoms = build_mixed_mailbox(emulator, total=TOTAL, phantoms=len(KINDS), kinds=tuple(KINDS))
     general = {"pythonfile": pythonfile} if pythonfile else {}
     setup = write_offlineimaprc(workdir, port=emulator.port, user=emulator.user, password=emulator.password,
@@ -61,19 +64,31 @@ def check_sync_and_commands(emulator: Any, workdir: Path, *, offlineimap: Sequen
     assert len(local) == TOTAL - len(phantoms), first.output
     assert not any(b"Retrieval using the IMAP4 protocol failed" in message.raw for message in local)
 
-    fetches = {uid: emulator.content_fetches("INBOX", uid) for uid in phantoms}
+    def fetches() -> dict[int, int]:
+        return {uid: emulator.content_fetches("INBOX", uid) for uid in phantoms}
+
+    first_fetches = fetches()
     second = run_offlineimap(setup, command=offlineimap, env=run_env)
     assert second.returncode == 0, second.output
-    assert {uid: emulator.content_fetches("INBOX", uid) for uid in phantoms} == fetches, "a phantom was refetched"
+    second_fetches = fetches()
+    retried = {uid for uid in phantoms if second_fetches[uid] > first_fetches[uid]}
+    assert retried == {uid for uid, fault in phantoms.items() if Verdict(KINDS[fault]).may_pass}, (
+        f"tried again on the second sync: UIDs {sorted(retried)}")
+    third = run_offlineimap(setup, command=offlineimap, env=run_env)
+    assert third.returncode == 0, third.output
+    assert fetches() == second_fetches, "a confirmed phantom was fetched again"
 
     report = phantomfix(setup, phantomfix_command, "report", "--json", env=run_env)
     assert report.returncode == 0, report.stderr
     messages = json.loads(report.stdout)["messages"]
-    assert {m["uid"]: (m["verdict"], m["skipped"]) for m in messages} == {
-        uid: (KINDS[fault], True) for uid, fault in phantoms.items()}
+    assert {m["uid"]: (m["verdict"], m["skipped"], m["attempts"]) for m in messages} == {
+        uid: (KINDS[fault], True, 2 if Verdict(KINDS[fault]).may_pass else 1) for uid, fault in phantoms.items()}
 
-    doctor = phantomfix(setup, phantomfix_command, "doctor", env=run_env)
+    # With the pythonfile, doctor tries the first offlineimap on PATH; a wrapper user names the wrapper.
+    named = [] if pythonfile else ["--offlineimap", offlineimap[0]]
+    doctor = phantomfix(setup, phantomfix_command, "doctor", *named, env=run_env)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert f"ok      offlineimap program: {offlineimap[0]} (" in doctor.stdout, doctor.stdout
     assert "Traceback" not in doctor.stderr, doctor.stderr
     assert f"{setup.metadata / 'phantomfix' / 'phantoms.sqlite3'}: integrity ok, {len(phantoms)} records" \
         in doctor.stdout, doctor.stdout

@@ -3,6 +3,7 @@ with apt-get next to Debian's offlineimap3, used as a Debian user would, removed
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import shutil
@@ -21,6 +22,11 @@ PACKAGE = "offlineimap-phantomfix"
 DEB = f"{PACKAGE}_0.1.0_all.deb"
 # Kept lintian warnings, each with its reason (README, "Debian/Ubuntu package").
 KEPT_WARNINGS: dict[str, str] = {}
+# The generated manual page and the completions, in Debian's places, from the files of the source tree.
+DEBIAN_DATA_FILES = {
+    "/usr/share/man/man1/offlineimap-phantomfix.1.gz": "man/offlineimap-phantomfix.1",
+    "/usr/share/bash-completion/completions/offlineimap-phantomfix": "completions/bash/offlineimap-phantomfix",
+    "/usr/share/zsh/vendor-completions/_offlineimap-phantomfix": "completions/zsh/_offlineimap-phantomfix"}
 BUILD_TOOLS = {"dpkg-buildpackage": "dpkg-dev", "dh": "debhelper", "lintian": "lintian",
                "/usr/bin/offlineimap": "offlineimap3", "apt-get": "apt"}
 
@@ -66,14 +72,24 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
-def test_package_holds_both_commands_the_module_and_the_activation_file(built: Path) -> None:
+def test_package_holds_both_commands_the_module_and_the_activation_file(built: Path, tmp_path: Path) -> None:
     listing = run(["dpkg-deb", "-c", str(built / DEB)]).stdout
     paths = {line.split()[-1].lstrip(".") for line in listing.splitlines() if line.strip()}
     for needed in ("/usr/bin/offlineimap-phantomfix", "/usr/bin/offlineimap-phantomsafe", ACTIVATE_FILE,
                    "/usr/lib/python3/dist-packages/offlineimap_phantomfix/py.typed",
                    "/usr/lib/python3/dist-packages/offlineimap_phantomfix/offlineimap_home.py",
-                   "/usr/share/doc/offlineimap-phantomfix/copyright"):
+                   "/usr/share/doc/offlineimap-phantomfix/copyright", *DEBIAN_DATA_FILES):
         assert needed in paths, needed
+    # The wheel's own copies of the data files (share/man, share/zsh/site-functions) are not installed too.
+    assert {path for path in paths if path.startswith(("/usr/share/man/", "/usr/share/bash-completion/",
+                                                       "/usr/share/zsh/")) and not path.endswith("/")} \
+        == set(DEBIAN_DATA_FILES) | {"/usr/share/man/man1/offlineimap-phantomsafe.1.gz"}, sorted(paths)
+    unpacked = run(["dpkg-deb", "-x", str(built / DEB), str(tmp_path)])
+    assert unpacked.returncode == 0, unpacked.stdout
+    for installed, source in DEBIAN_DATA_FILES.items():
+        content = (tmp_path / installed.lstrip("/")).read_bytes()
+        assert (gzip.decompress(content) if installed.endswith(".gz") else content) \
+            == (SOURCE_ROOT / source).read_bytes(), installed
     assert not any("/tests/" in path or path.startswith("/usr/lib/python3/dist-packages/tests") for path in paths)
     fields = run(["dpkg-deb", "-f", str(built / DEB), "Depends", "Architecture"]).stdout
     assert "Architecture: all" in fields
@@ -126,6 +142,6 @@ def test_apt_install_then_debian_offlineimap_syncs_then_remove_leaves_state(buil
     assert removal.returncode == 0, removal.stdout
     assert _installed_packages() == before, "apt-get remove did not leave the installed packages as before"
     for gone in ("/usr/bin/offlineimap-phantomfix", "/usr/bin/offlineimap-phantomsafe", ACTIVATE_FILE,
-                 "/usr/lib/python3/dist-packages/offlineimap_phantomfix"):
+                 "/usr/lib/python3/dist-packages/offlineimap_phantomfix", *DEBIAN_DATA_FILES):
         assert not Path(gone).exists(), gone
     assert _snapshot(state) == kept, "removing the package changed the user's state directory"

@@ -10,20 +10,32 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import Dists, outside_env, run
+from conftest import SOURCE_ROOT, Dists, outside_env, run
 
 pytestmark = pytest.mark.packaging
 
 
+# The wheel's data files (setup.cfg [options.data_files]): installed under the environment's share/.
+DATA_FILES = {"share/man/man1/offlineimap-phantomfix.1": "man/offlineimap-phantomfix.1",
+              "share/bash-completion/completions/offlineimap-phantomfix": "completions/bash/offlineimap-phantomfix",
+              "share/zsh/site-functions/_offlineimap-phantomfix": "completions/zsh/_offlineimap-phantomfix"}
+
+
 def test_wheel_holds_the_package_with_py_typed_and_no_tests(dists: Dists) -> None:
-    names = zipfile.ZipFile(dists.wheel).namelist()
+    wheel = zipfile.ZipFile(dists.wheel)
+    names = wheel.namelist()
     assert "offlineimap_phantomfix/py.typed" in names
     assert "offlineimap_phantomfix/offlineimap_home.py" in names
     assert "offlineimap_phantomfix/testing/server.py" in names  # the emulator behind `demo`
     top = {name.split("/")[0] for name in names}
-    assert top == {"offlineimap_phantomfix", "offlineimap_phantomfix-0.1.0.dist-info"}
-    entry_points = zipfile.ZipFile(dists.wheel).read(
-        "offlineimap_phantomfix-0.1.0.dist-info/entry_points.txt").decode()
+    assert top == {"offlineimap_phantomfix", "offlineimap_phantomfix-0.1.0.dist-info",
+                   "offlineimap_phantomfix-0.1.0.data"}
+    data = {name.removeprefix("offlineimap_phantomfix-0.1.0.data/data/"): name for name in names
+            if name.startswith("offlineimap_phantomfix-0.1.0.data/")}
+    assert set(data) == set(DATA_FILES), sorted(data)
+    for installed, source in DATA_FILES.items():
+        assert wheel.read(data[installed]) == (SOURCE_ROOT / source).read_bytes(), installed
+    entry_points = wheel.read("offlineimap_phantomfix-0.1.0.dist-info/entry_points.txt").decode()
     assert "offlineimap-phantomfix = offlineimap_phantomfix.cli:main" in entry_points
     assert "offlineimap-phantomsafe = offlineimap_phantomfix.activation:run_offlineimap" in entry_points
 
@@ -33,7 +45,8 @@ def test_sdist_holds_what_the_tests_need(dists: Dists) -> None:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     for needed in ("README.md", "CHANGELOG.md", "pyproject.toml", "setup.cfg", "offlineimap_phantomfix/py.typed",
                    "tests/conftest.py", "tests/e2e/test_phantomsafe.py", "tests/packaging/conftest.py",
-                   "patches/README.md", "patches/0001-repository-find-types-registered-as-entry-points.patch"):
+                   "patches/README.md", "patches/0001-repository-find-types-registered-as-entry-points.patch",
+                   *DATA_FILES.values()):
         assert needed in names, needed
     assert not any(name.startswith(("debian/", ".ci/")) or "__pycache__" in name for name in names)
 
