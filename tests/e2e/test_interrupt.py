@@ -133,5 +133,5 @@ def test_a_stalling_server_shows_progress_and_the_probe_ends(tmp_path: Path, emu
     assert "still waiting for an answer to a" in waiting[0] and "UID FETCH 2 (BODY.PEEK[])" in waiting[0]
     assert f"gives up after {timeout} s without an answer" in waiting[0]
     assert "# => timed out: no answer within 5 s; the connection is given up" in done.stdout
-    assert "verdict: recovered: the plain fetch fails but the retry step delivers UID 2" in done.stdout
+    assert "verdict: recovered: the plain fetch fails but the sequence-fetch step delivers UID 2" in done.stdout
 
