@@ -7,7 +7,8 @@ recovery, a purge) is news again, and two readers never take each other's news. 
 rows here too (a trigger), so a message recorded again after ``clear`` is news again.
 
 The functions run through :meth:`PhantomStore.transact`, so they share its lock, busy retries and error
-messages; this module does not import the store (the store imports the migration from here).
+messages; this module does not import the store (the store's schema, ``store_schema``, imports the migration
+from here).
 """
 
 from __future__ import annotations

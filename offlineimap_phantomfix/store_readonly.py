@@ -13,15 +13,9 @@ import urllib.parse
 from pathlib import Path
 
 from offlineimap_phantomfix.errors import StoreError
-from offlineimap_phantomfix.store import (
-    BUSY_TIMEOUT_SECONDS,
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    STORE_FILENAME,
-    PhantomStore,
-    _is_corruption,
-    _one_line,
-)
+from offlineimap_phantomfix.store import STORE_FILENAME, PhantomStore
+from offlineimap_phantomfix.store_schema import MIGRATIONS, SCHEMA_VERSION
+from offlineimap_phantomfix.store_sqlite import BUSY_TIMEOUT_SECONDS, is_corruption, one_line
 
 __all__ = ["damaged_text", "open_readonly"]
 
@@ -52,7 +46,7 @@ def _open(path: Path) -> sqlite3.Connection:
                 pass
         return _connect(path, f"file:{location}?mode=ro&immutable=1")
     except sqlite3.Error as error:
-        raise StoreError(f"cannot read the phantom store {path}: {_one_line(str(error))}") from None
+        raise StoreError(f"cannot read the phantom store {path}: {one_line(str(error))}") from None
 
 
 def _connect(path: Path, uri: str) -> sqlite3.Connection:
@@ -64,12 +58,12 @@ def _connect(path: Path, uri: str) -> sqlite3.Connection:
         problems = [str(row[0]) for row in connection.execute("PRAGMA quick_check")]
     except sqlite3.DatabaseError as error:
         connection.close()
-        if _is_corruption(error):
-            raise StoreError(damaged_text(path, _one_line(str(error)))) from None
+        if is_corruption(error):
+            raise StoreError(damaged_text(path, one_line(str(error)))) from None
         raise
     if problems != ["ok"]:
         connection.close()
-        raise StoreError(damaged_text(path, _one_line("; ".join(problems)) or "quick_check returned nothing"))
+        raise StoreError(damaged_text(path, one_line("; ".join(problems)) or "quick_check returned nothing"))
     if version == SCHEMA_VERSION:
         return connection
     connection.close()

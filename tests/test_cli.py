@@ -681,3 +681,15 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     for name in subcommands():
         assert cli.main([name, "--help"]) == 0
         assert capsys.readouterr().out.startswith(f"usage: offlineimap-phantomfix {name}")
+
+
+def test_help_imports_nothing_of_offlineimap() -> None:
+    """Each command imports what it needs when it runs: ``--help`` works, and stays fast, without offlineimap."""
+    code = ("import sys\n"
+            "from offlineimap_phantomfix import cli\n"
+            "for argv in ([], ['report'], ['clear'], ['probe'], ['purge'], ['adopt'], ['doctor'], ['demo']):\n"
+            "    assert cli.main([*argv, '--help']) == 0\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('offlineimap', 'imaplib2')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
