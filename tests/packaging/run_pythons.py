@@ -75,7 +75,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 
 def _venv(interpreter: Interpreter, env: dict[str, str]) -> tuple[Path | None, str]:
-    """The interpreter's venv with this tree and pytest installed (created once), or None and why not."""
+    """The interpreter's venv with this tree, pytest and hypothesis installed (created once), or None and why not."""
     name = f"{interpreter.version}-{re.sub(r'[^A-Za-z0-9]+', '_', interpreter.base_prefix).strip('_')}"
     venv = SOURCE_ROOT / ".venv-pythons" / name
     python = venv / "bin" / "python"
@@ -86,7 +86,7 @@ def _venv(interpreter: Interpreter, env: dict[str, str]) -> tuple[Path | None, s
     if created.returncode != 0:
         return None, f"cannot create a venv: {created.stdout.strip().splitlines()[-1:]}"
     installed = _run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", ".",
-                      "pytest"], env)
+                      "pytest", "hypothesis>=6"], env)
     if installed.returncode != 0:
         return None, f"cannot install: {installed.stdout.strip().splitlines()[-1:]}"
     stamp.touch()
