@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Inspect and manage the messages that PhantomSafeIMAP skipped, quarantined or recovered.",
-        epilog="Exit status: 0 success, 1 handled error, 2 usage error.",
+        epilog="Exit status: 0 success, 1 handled error, 2 usage error, 130 interrupted (Ctrl-C), 143 terminated "
+               "(SIGTERM).",
     )
     parser.add_argument("-c", "--config", metavar="FILE", default=None,
                         help="offlineimap configuration file (default as offlineimap: "

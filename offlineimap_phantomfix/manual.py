@@ -130,7 +130,8 @@ def render_manpage(parser: argparse.ArgumentParser) -> str:
     lines += [".SH EXIT STATUS", _roff(str(parser.epilog or "")), ".SH FILES"]
     for path, meaning in _FILES:
         lines += [".TP", f"\\fI{_roff(path)}\\fR", _roff(meaning)]
-    lines += [".SH SEE ALSO", "\\fBofflineimap\\fR(1), \\fBmutt\\fR(1), \\fBnotmuch\\fR(1)", ""]
+    lines += [".SH SEE ALSO",
+              "\\fBofflineimap\\fR(1), \\fBofflineimap-phantomsafe\\fR(1), \\fBmutt\\fR(1), \\fBnotmuch\\fR(1)", ""]
     return "\n".join(lines)
 
 
