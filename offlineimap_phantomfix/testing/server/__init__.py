@@ -36,7 +36,7 @@ from datetime import date, datetime, timezone
 from types import TracebackType
 from typing import BinaryIO, Union
 
-from .messages import (
+from ..messages import (
     MimePart,
     addresses,
     exchange_substitute,
