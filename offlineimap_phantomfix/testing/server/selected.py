@@ -27,7 +27,6 @@ from .wire import (
 class _SelectedCommands(_ConnectionBase):
     """Commands that need a selected mailbox."""
 
-    # --- selected
     def cmd_close(self, ctx: _Context, args: list[Token]) -> None:
         if ctx.command == "CLOSE" and not self.readonly:
             box = self.box()
