@@ -36,7 +36,6 @@ class String:
 Token = Union[Atom, String, list["Token"]]
 
 _LITERAL_AT_END = re.compile(rb"~?\{(\d+)(\+?)\}\r\n$")
-_ATOM_STOP = b" ()\r\n"
 
 
 def tokenize(data: bytes) -> list[Token]:
