@@ -1,8 +1,7 @@
 """Message bytes for the emulator: builders for test mail and the Exchange substitute.
 
 Everything here works on raw ``bytes`` with CRLF line endings, the way an IMAP server stores and sends mail.
-The reader for such bytes (header fields, the MIME tree) is :mod:`.mime`; its names are also importable from
-here.
+The reader for such bytes (header fields, the MIME tree) is :mod:`.mime`.
 """
 
 from __future__ import annotations
@@ -11,34 +10,17 @@ import email.utils
 import hashlib
 from datetime import datetime, timedelta, timezone
 
-from .mime import (
-    CRLF,
-    MimePart,
-    addresses,
-    header_fields,
-    header_value,
-    parse_headers,
-    parse_mime,
-    split_message,
-    to_crlf,
-)
+from .mime import CRLF, split_message, to_crlf
 
 __all__ = [
     "SUBSTITUTE_BODY_TEMPLATE",
     "SUBSTITUTE_SUBJECT",
-    "MimePart",
-    "addresses",
     "exchange_substitute",
     "format_sent_date",
-    "header_fields",
-    "header_value",
     "make_message",
     "make_multipart_message",
-    "parse_headers",
-    "parse_mime",
     "quoted_printable",
     "split_message",
-    "to_crlf",
 ]
 BASE_DATE = datetime(2024, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
 

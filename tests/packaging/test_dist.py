@@ -26,7 +26,7 @@ def test_wheel_holds_the_package_with_py_typed_and_no_tests(dists: Dists) -> Non
     names = wheel.namelist()
     assert "offlineimap_phantomfix/py.typed" in names
     assert "offlineimap_phantomfix/offlineimap_home.py" in names
-    assert "offlineimap_phantomfix/testing/server.py" in names  # the emulator behind `demo`
+    assert "offlineimap_phantomfix/testing/server/__init__.py" in names  # the emulator behind `demo`
     top = {name.split("/")[0] for name in names}
     assert top == {"offlineimap_phantomfix", "offlineimap_phantomfix-0.1.0.dist-info",
                    "offlineimap_phantomfix-0.1.0.data"}
