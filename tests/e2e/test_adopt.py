@@ -250,7 +250,8 @@ def test_adopt_killed_at_every_step_then_rerun_ends_the_same(emulator: Any, tmp_
     check_after_adoption(emulator, archive, fetched)
 
 
-def killed_at(archive: Archive, step: str) -> None:
+def paused_adopt(archive: Archive, step: str) -> subprocess.Popen[str]:
+    """``adopt --yes`` stopped right after ``step`` of its first notice (it waits there to be killed or let go)."""
     process = subprocess.Popen(helper_command(archive.setup, "adopt", "--yes"), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
                                env=offlineimap_env(archive.setup, {PAUSE_ENV: step}))
@@ -262,6 +263,11 @@ def killed_at(archive: Archive, step: str) -> None:
         if f"paused after {step}" in line:
             break
     assert f"paused after {step}" in line, (process.poll(), line)
+    return process
+
+
+def killed_at(archive: Archive, step: str) -> None:
+    process = paused_adopt(archive, step)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     process.communicate(timeout=30)

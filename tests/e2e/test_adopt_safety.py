@@ -9,14 +9,12 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from offlineimap_phantomfix.accountlock import SYNC_STARTED
-from offlineimap_phantomfix.adopt import PAUSE_ENV
 from offlineimap_phantomfix.testing import Fault
 from offlineimap_phantomfix.testing.harness import (
     ACTIVATION_LINES,
@@ -35,28 +33,13 @@ from .test_adopt import (
     check_after_adoption,
     helper_command,
     notice_files,
+    paused_adopt,
     server_changes,
     status_uids,
     tree,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def paused_adopt(archive: Archive, step: str) -> subprocess.Popen[str]:
-    """``adopt --yes`` stopped (SIGSTOP) right after ``step`` of its first notice."""
-    process = subprocess.Popen(helper_command(archive.setup, "adopt", "--yes"), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True,
-                               env=offlineimap_env(archive.setup, {PAUSE_ENV: step}))
-    assert process.stderr is not None
-    deadline = time.monotonic() + 120
-    line = ""
-    while time.monotonic() < deadline and process.poll() is None:
-        line = process.stderr.readline()
-        if f"paused after {step}" in line:
-            break
-    assert f"paused after {step}" in line, (process.poll(), line)
-    return process
 
 
 def on_disk(archive: Archive) -> set[tuple[str, int]]:
