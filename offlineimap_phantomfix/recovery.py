@@ -41,6 +41,7 @@ SEQUENCE_ITEMS = "(UID BODY[])"
 UID_ITEMS = "(BODY[])"
 HEADER_ITEMS = "(BODY.PEEK[HEADER])"
 
+
 class ConnectionDropped(Exception):
     """Raised by a ladder connection when the server closed it (BYE, reset, timeout)."""
 
