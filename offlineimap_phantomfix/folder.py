@@ -29,6 +29,7 @@ from offlineimap_phantomfix.recheck import (
 from offlineimap_phantomfix.recovery import ConnectionDropped, LadderOutcome, run_ladder
 from offlineimap_phantomfix.report import local_time, zone_label
 from offlineimap_phantomfix.responses import imaplib2_error_words
+from offlineimap_phantomfix.said import SUBSTITUTE_NOTICE, offlineimap_failure_words
 from offlineimap_phantomfix.sanitize import clean_text
 from offlineimap_phantomfix.verdicts import PhantomAction, PhantomRecord, Verdict
 
@@ -158,19 +159,21 @@ class PhantomSafeFolderMixin:
             failure = str(error)
             # offlineimap raises its error while handling imaplib2's abort: the server closed the connection.
             dropped = isinstance(error.__context__, IMAP4.abort)
+            said = offlineimap_failure_words(failure, dropped=dropped)
         except IMAP4.error as error:  # a tagged BAD escapes offlineimap's fetch as a raw imaplib2 error
             status, words = imaplib2_error_words(str(error))
-            failure = f"{status} {words}".strip()
+            failure = said = f"{status} {words}".strip()
         else:
             if not self._phantom_is_substitute(message, uid):
                 self._phantom_healed(uid)
                 return message
             failure = "the server returned its substitute notice instead of the message"
+            said = SUBSTITUTE_NOTICE
         record = self._phantom_open.get(uid)
         if record is not None and ((dropped and record.verdict is Verdict.DROPPED) or
-                                   (not dropped and record.verdict is Verdict.REFUSED and _refusal(failure))):
+                                   (not dropped and record.verdict is Verdict.REFUSED and _refusal(said))):
             self._phantom_unchanged(uid)  # refused or dropped again, just as recorded: no ladder
-        return self._phantom_recover(uid, clean_text(failure, limit=300), dropped=dropped)
+        return self._phantom_recover(uid, clean_text(failure, limit=300), said, dropped=dropped)
 
     # --- due records, re-checked together -------------------------------------------------------------------
     def _phantom_check_due(self) -> None:
@@ -262,10 +265,12 @@ class PhantomSafeFolderMixin:
         raw = message.as_bytes(policy=self.policy["8bit-RFC"])  # type: ignore[attr-defined]
         return substitute_for(raw, uid) is not None
 
-    def _phantom_recover(self, uid: int, failure: str, *, dropped: bool = False) -> Any:
+    def _phantom_recover(self, uid: int, failure: str, said: str, *, dropped: bool = False) -> Any:
+        """The ladder after the plain fetch failed: ``failure`` is offlineimap's line for it (for the log),
+        ``said`` what the server answered it (the first words of the record's "server said")."""
         repository = self.repository  # type: ignore[attr-defined]
         source = PoolSource(self.imapserver, self.getfullIMAPname())  # type: ignore[attr-defined]
-        outcome = run_ladder(source, uid, accept=accepts_like_offlineimap(self), first_failure=failure,
+        outcome = run_ladder(source, uid, accept=accepts_like_offlineimap(self), first_said=said,
                              first_dropped=dropped)
         key = repository.phantom_key(self, uid)
         record = repository.phantom_conclude(key, outcome)
@@ -299,11 +304,9 @@ class PhantomSafeFolderMixin:
         return text
 
 
-def _refusal(failure: str) -> bool:
-    """Did the plain fetch end in a tagged NO or BAD (offlineimap's "Server responded: NO ..." or imaplib2's
-    raw BAD error)?"""
-    return failure.startswith(("NO ", "BAD ")) or "Server responded: NO" in failure or \
-        "Server responded: BAD" in failure
+def _refusal(said: str) -> bool:
+    """Did the server answer the plain fetch with a tagged NO or BAD?"""
+    return said.split(" ", 1)[0] in ("NO", "BAD")
 
 
 class PhantomSafeIMAPFolder(PhantomSafeFolderMixin, IMAPFolder):

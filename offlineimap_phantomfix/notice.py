@@ -174,11 +174,15 @@ def _evidence_text(key: MessageKey, verdict: Verdict, evidence: Evidence) -> str
         f"ENVELOPE:        {show(evidence.envelope)}",
         f"Header:          {'attached' if evidence.header else '(not delivered)'}",
         "",
-        "The server said:",
+        "The server said to the fetches of the message's content:",
     ]
     words = [clean_text(said, limit=_TEXT_LIMIT) for said in evidence.server_said]
     words = [said for said in words if said]
     lines += [f"  {said}" for said in words] if words else ["  (nothing)"]
+    notes = [clean_text(note, limit=_TEXT_LIMIT) for note in evidence.notes]
+    notes = [note for note in notes if note]
+    if notes:
+        lines += ["", "Other answers and notes:", *(f"  {note}" for note in notes)]
     return "\n".join(lines) + "\n"
 
 

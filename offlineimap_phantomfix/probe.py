@@ -23,6 +23,7 @@ from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap
 from offlineimap_phantomfix.placeholder import PlaceholderInfo, substitute_for
 from offlineimap_phantomfix.recovery import ConnectionDropped, LadderOutcome, run_ladder
 from offlineimap_phantomfix.responses import AnswerKind, FetchAnswer, classify_fetch, locate_uid, value_text
+from offlineimap_phantomfix.said import answer_words
 from offlineimap_phantomfix.sanitize import clean_text
 from offlineimap_phantomfix.session import Session, locate, open_session, select_folder
 from offlineimap_phantomfix.verdicts import Verdict
@@ -303,9 +304,8 @@ def run_probe(config: PhantomConfig, account: str, folder: str, uid: int) -> Pro
             line, verdict = _verdict_line(uid, None)
         else:
             transcript.note("--- the fallback ladder a PhantomSafeIMAP sync runs (read-only; nothing recorded)")
-            failure = probe.plain.server_said if probe.plain is not None else ""
-            outcome = run_ladder(PoolSource(session.server, state.mailbox), uid, accept=accept,
-                                 first_failure=failure)
+            said = answer_words(probe.plain, uid) if probe.plain is not None else ""
+            outcome = run_ladder(PoolSource(session.server, state.mailbox), uid, accept=accept, first_said=said)
             transcript.note(f"=> ladder: {outcome.verdict.value} after {outcome.commands} commands, "
                             f"{outcome.drops} dropped connections")
             line, verdict = _verdict_line(uid, outcome)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from offlineimap_phantomfix.envelope import envelope_original
 from offlineimap_phantomfix.placeholder import PlaceholderInfo, substitute_for
 from offlineimap_phantomfix.responses import (
     AnswerKind,
@@ -20,7 +21,7 @@ from offlineimap_phantomfix.responses import (
     search_has_uid,
     value_text,
 )
-from offlineimap_phantomfix.sanitize import clean_text
+from offlineimap_phantomfix.said import add_words, answer_words, dropped_words
 from offlineimap_phantomfix.verdicts import Evidence, Original, Verdict
 
 MAX_COMMANDS = 9
@@ -74,10 +75,15 @@ class LadderOutcome:
     evidence: Evidence = field(default_factory=Evidence)
     commands: int = 0
     drops: int = 0
+    described: Original | None = None  # what the metadata fetch's ENVELOPE names
 
     @property
     def original(self) -> Original | None:
-        return self.placeholder.original if self.placeholder is not None else None
+        """What is known of the lost mail: the substitute notice's words when there was one (the server's
+        ENVELOPE then describes the notice), else the ENVELOPE's."""
+        if self.placeholder is not None:
+            return self.placeholder.original
+        return self.described
 
     @property
     def server_said(self) -> str:
@@ -114,12 +120,17 @@ class _Ladder:
             self.connection = None
 
     def _say(self, text: str) -> None:
-        text = clean_text(text, limit=300)
-        if text and text not in self.outcome.evidence.server_said:
-            self.outcome.evidence.server_said.append(text)
+        """The server's words to a fetch of the content: what "server said" shows."""
+        add_words(self.outcome.evidence.server_said, text)
 
-    def _run(self, call: Callable[[LadderConnection], tuple[str, Sequence[object]]]) -> tuple[str, Sequence[object]]:
-        """Run one command; a drop is retried once on a fresh connection (the confirmation), then given up."""
+    def _note(self, text: str) -> None:
+        """Anything else learnt on the way (the metadata fetch refused, no new connection): evidence only."""
+        add_words(self.outcome.evidence.notes, text)
+
+    def _run(self, call: Callable[[LadderConnection], tuple[str, Sequence[object]]], *,
+             content: bool = False) -> tuple[str, Sequence[object]]:
+        """Run one command; a drop is retried once on a fresh connection (the confirmation), then given up.
+        ``content``: the command fetches the message's content, so a drop is what the server said to it."""
         while True:
             if self.outcome.commands >= MAX_COMMANDS or self.errors_in_row >= MAX_ERRORS_IN_ROW:
                 raise _Budget()
@@ -127,7 +138,7 @@ class _Ladder:
                 connection = self._connection()
             except ConnectionDropped as failed:  # no new connection: counts as a drop, never escapes
                 self.outcome.drops += 1
-                self._say(f"could not open a connection ({failed})")
+                self._note(f"could not open a connection ({failed})")
                 if self.outcome.drops >= MAX_DROPS:
                     raise _Budget() from None
                 continue
@@ -138,7 +149,7 @@ class _Ladder:
                 self.source.release(connection, broken=True)
                 self.connection = None
                 self.outcome.drops += 1
-                self._say(f"connection dropped ({dropped})")
+                (self._say if content else self._note)(dropped_words(str(dropped)))
                 if self.outcome.drops >= MAX_DROPS:
                     raise _Budget() from None
                 continue
@@ -156,7 +167,7 @@ class _Ladder:
         if typ != "OK":
             # Dovecot reads the message file for BODYSTRUCTURE and ENVELOPE: a broken one is refused here too.
             self.refused = True
-            self._say(classify_fetch(typ, data, self.uid).server_said)
+            self._note(f"metadata fetch: {classify_fetch(typ, data, self.uid).server_said}")
             typ, data = self._run(lambda c: c.uid_fetch(self.uid, LOCATE_ITEMS))
         found = locate_uid(data, self.uid) if typ == "OK" else None
         if found is None:
@@ -174,6 +185,8 @@ class _Ladder:
                              ("ENVELOPE", "envelope")):
             if name in attributes:
                 setattr(evidence, target, value_text(attributes[name]))
+        if "ENVELOPE" in attributes:
+            self.outcome.described = envelope_original(attributes["ENVELOPE"], self.uid)
         self.located = True
         return True
 
@@ -188,13 +201,11 @@ class _Ladder:
             holder.append(answer)
             return ("OK" if answer.kind is not AnswerKind.REFUSED else "NO"), []
 
-        self._run(wrapped)
+        self._run(wrapped, content=True)
         answer = holder[-1]
+        self._say(answer_words(answer, self.uid))
         if answer.kind is AnswerKind.REFUSED:
             self.refused = True
-            self._say(answer.server_said)
-        elif answer.kind is AnswerKind.MISMATCH:
-            self._say(answer.server_said)
         elif answer.kind is AnswerKind.NIL:
             raise _Vanished()
         elif answer.kind is AnswerKind.DELIVERED and answer.content is not None:
@@ -210,7 +221,7 @@ class _Ladder:
             if self.outcome.placeholder is None:
                 self.outcome.placeholder = substitute_for(answer.content, self.uid)
         elif answer.kind is AnswerKind.REFUSED:
-            self._say(answer.server_said)
+            self._note(f"header fetch: {answer.server_said}")
 
     def _judge(self, name: str, content: bytes) -> None:
         placeholder = substitute_for(content, self.uid)
@@ -306,19 +317,18 @@ class _Vanished(Exception):
 
 
 def run_ladder(source: ConnectionSource, uid: int, *, accept: Callable[[bytes], bool],
-               first_failure: str = "", first_dropped: bool = False) -> LadderOutcome:
+               first_said: str = "", first_dropped: bool = False) -> LadderOutcome:
     """Try every read-only way to get ``uid``; return the verdict. Never raises for server behaviour.
 
+    ``first_said``: what the server said to the plain fetch that failed (see :func:`answer_words`); it comes
+    first in the outcome's ``server_said``, then the answers to the ladder's content fetches, each once.
     ``first_dropped``: the plain fetch that failed lost its connection, so one more drop in the ladder (on a
     fresh connection, after the evidence is gathered) confirms it."""
     ladder = _Ladder(source, uid, accept)
+    ladder._say(first_said)
     if first_dropped:
         ladder.outcome.drops = 1
     try:
-        outcome = ladder.run()
+        return ladder.run()
     finally:
         ladder.close()
-    # The server's own words come first; offlineimap's error line only when the server said nothing else.
-    if first_failure and not outcome.evidence.server_said:
-        ladder._say(first_failure)
-    return outcome

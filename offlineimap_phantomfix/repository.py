@@ -162,7 +162,7 @@ class PhantomSafeRepositoryMixin:
                     previous.verdict is Verdict.VANISHED:
                 # "Expunged" once more, yet listed again by this sync: the server lists it and will not send it.
                 outcome.verdict = Verdict.EMPTY
-                outcome.evidence.server_said.append("expunged on an earlier sync, yet listed again")
+                outcome.evidence.notes.append("expunged on an earlier sync, yet listed again")
             skipped = outcome.verdict.is_phantom and options.action is not PhantomAction.RETRY and \
                 not (outcome.verdict.may_pass and (previous is None or not previous.verdict.is_phantom))
             # an item already there (kept before a `clear`, or written by a sync killed before its record)

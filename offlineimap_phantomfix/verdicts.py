@@ -85,8 +85,9 @@ class Evidence:
     bodystructure: str | None = None
     envelope: str | None = None
     header: bytes | None = None
-    server_said: list[str] = field(default_factory=list)
+    server_said: list[str] = field(default_factory=list)  # the answers to the fetches of the content, in order
     sequence_number: int | None = None
+    notes: list[str] = field(default_factory=list)  # other answers (metadata, header), failures, conclusions
 
 
 @dataclass

@@ -19,7 +19,8 @@ from offlineimap_phantomfix.recovery import (
     ConnectionDropped,
     run_ladder,
 )
-from offlineimap_phantomfix.verdicts import Verdict
+from offlineimap_phantomfix.said import NO_DATA
+from offlineimap_phantomfix.verdicts import Original, Verdict
 
 UID = 15541
 MSN = 1045
@@ -39,7 +40,8 @@ OK_EMPTY: Answer = ("OK", [None])
 LOCATED: Answer = ("OK", [b"%d (UID %d FLAGS (\\Seen))" % (MSN, UID)])
 META: Answer = ("OK", [b'%d (UID %d FLAGS () INTERNALDATE "20-Jan-2016 15:41:07 +0100" RFC822.SIZE 4242 '
                        b'BODYSTRUCTURE ("text" "plain" NIL NIL NIL "7bit" 10 1) ENVELOPE (NIL NIL))' % (MSN, UID)])
-NO: Answer = ("NO", [b"The requested message could not be converted to an RFC-822 compatible format."])
+NO_TEXT = "The requested message could not be converted to an RFC-822 compatible format."
+NO: Answer = ("NO", [NO_TEXT.encode()])
 
 
 def body(content: bytes, uid: int = UID, name: bytes = b"BODY[]") -> Answer:
@@ -89,9 +91,9 @@ def accept_all(raw: bytes) -> bool:
     return True
 
 
-def ladder(script: Script, accept=accept_all, *, first_dropped: bool = False):  # type: ignore[no-untyped-def]
-    outcome = run_ladder(script, UID, accept=accept, first_failure="does not have a message with UID '15541'",
-                         first_dropped=first_dropped)
+def ladder(script: Script, accept=accept_all, *, first_dropped: bool = False,  # type: ignore[no-untyped-def]
+           first_said: str = NO_DATA):
+    outcome = run_ladder(script, UID, accept=accept, first_said=first_said, first_dropped=first_dropped)
     assert not script.steps, f"scripted steps left unused: {script.steps}"
     assert outcome.commands <= MAX_COMMANDS
     return outcome
@@ -116,7 +118,8 @@ def test_empty_everywhere_is_empty_with_evidence() -> None:
     assert outcome.evidence.internaldate == "20-Jan-2016 15:41:07 +0100"
     assert outcome.evidence.bodystructure is not None and "plain" in outcome.evidence.bodystructure
     assert script.released == [False]
-    assert "does not have a message" in outcome.server_said
+    assert outcome.server_said == "no data", "the plain fetch and the ladder's, said once"
+    assert outcome.evidence.notes == []
 
 
 @pytest.mark.parametrize(
@@ -147,7 +150,7 @@ def test_sequence_answer_for_another_uid_is_not_used() -> None:
     outcome = ladder(script)
     assert outcome.verdict is Verdict.EMPTY
     assert outcome.content is None
-    assert any("15544" in said for said in outcome.evidence.server_said)
+    assert outcome.evidence.server_said == ["no data", "sequence fetch answered with UID 15544, not 15541"]
 
 
 NOT_LISTED = ("uid_fetch", EVIDENCE_ITEMS, OK_EMPTY)
@@ -202,7 +205,8 @@ def test_no_new_connection_is_a_drop_not_an_exception() -> None:
     outcome = ladder(script)
     assert outcome.verdict is Verdict.DROPPED
     assert script.opened >= 2
-    assert any("could not open a connection" in said for said in outcome.evidence.server_said)
+    assert any("could not open a connection" in note for note in outcome.evidence.notes)
+    assert outcome.server_said == "no data", "no content fetch was answered but the plain one"
 
 
 def test_no_new_connection_after_a_dropped_plain_fetch_is_dropped() -> None:
@@ -238,7 +242,8 @@ def test_drop_is_confirmed_once_on_a_fresh_connection_then_dropped() -> None:
     assert script.opened == 2
     assert script.released == [True, True]
     assert outcome.evidence.size == 4242
-    assert "Internal error occurred" in outcome.server_said
+    assert outcome.evidence.server_said == ["no data", "connection dropped (FETCH failed: Internal error occurred. "
+                                            "Refer to server log for more information.)"]
 
 
 def test_a_dropped_plain_fetch_is_confirmed_by_one_drop_after_the_evidence() -> None:
@@ -285,6 +290,10 @@ def test_refused_evidence_still_locates_and_counts_as_a_refusal() -> None:
     outcome = ladder(script)
     assert outcome.verdict is Verdict.REFUSED
     assert outcome.evidence.sequence_number == MSN
+    assert "SERVERBUG" not in outcome.server_said, "the metadata fetch's answer is not what the content got"
+    assert outcome.evidence.server_said == ["no data", f"connection dropped ({BYE})"]
+    assert [note for note in outcome.evidence.notes if "SERVERBUG" in note] == \
+        ["metadata fetch: NO [SERVERBUG] Internal error occurred. Refer to server log for more information."]
 
 
 def test_metadata_refused_after_two_drops_stays_dropped() -> None:
@@ -293,3 +302,88 @@ def test_metadata_refused_after_two_drops_stays_dropped() -> None:
     outcome = ladder(script)
     assert outcome.verdict is Verdict.DROPPED
     assert outcome.evidence.sequence_number == MSN
+
+
+# --- "server said": the answers to the content fetches only ------------------------------------------------
+
+OFFICE365_BAD: Answer = ("BAD", [b"Command Argument Error. 11"])
+
+
+def test_a_refused_metadata_fetch_is_kept_out_of_server_said() -> None:
+    """Office 365 answers the metadata FETCH with BAD; the content fetch by sequence number gets no data."""
+    script = Script([("uid_fetch", EVIDENCE_ITEMS, OFFICE365_BAD), ("uid_fetch", "(UID FLAGS)", LOCATED),
+                     by_sequence(OK_EMPTY)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.REFUSED  # as before: the evidence fetch's refusal counts
+    assert outcome.server_said == "no data"
+    assert outcome.evidence.notes == ["metadata fetch: BAD Command Argument Error. 11"]
+
+
+def test_the_content_fetches_answer_in_order_each_once() -> None:
+    script = Script([LOCATE, by_sequence(body(REAL, uid=UID + 3)), ("uid_fetch", UID_ITEMS, OFFICE365_BAD)])
+    outcome = ladder(script, first_said="BAD Command Argument Error. 11")
+    assert outcome.verdict is Verdict.REFUSED
+    assert outcome.evidence.server_said == ["BAD Command Argument Error. 11",
+                                            "sequence fetch answered with UID 15544, not 15541"]
+
+
+def test_a_placeholder_says_no_data_then_substitute_notice() -> None:
+    """BODY.PEEK[] (offlineimap's fetch) got nothing, BODY[] the substitute: offlineimap's own error line
+    is not what the server said."""
+    outcome = ladder(Script([LOCATE, by_sequence(body(SUBSTITUTE))]))
+    assert outcome.verdict is Verdict.PLACEHOLDER
+    assert outcome.server_said == "no data | substitute notice"
+    substitute_everywhere = ladder(Script([LOCATE, by_sequence(body(SUBSTITUTE))]), first_said="substitute notice")
+    assert substitute_everywhere.server_said == "substitute notice"
+
+
+def test_a_refused_header_fetch_is_a_note() -> None:
+    bare: Answer = ("OK", [b"%d (UID %d FLAGS () RFC822.SIZE 4242)" % (MSN, UID)])
+    outcome = ladder(Script([("uid_fetch", EVIDENCE_ITEMS, bare), by_sequence(OK_EMPTY),
+                             ("uid_fetch", HEADER_ITEMS, NO)]))
+    assert outcome.verdict is Verdict.EMPTY
+    assert outcome.server_said == "no data"
+    assert outcome.evidence.notes == [f"header fetch: NO {NO_TEXT}"]
+
+
+def test_a_dropped_plain_fetch_takes_the_words_of_the_confirming_drop() -> None:
+    outcome = ladder(Script([LOCATE, by_sequence(BYE)]), first_dropped=True, first_said="connection dropped")
+    assert outcome.verdict is Verdict.DROPPED
+    assert outcome.evidence.server_said == [f"connection dropped ({BYE})"]
+
+
+def test_a_drop_of_the_metadata_fetch_is_a_note() -> None:
+    script = Script([("uid_fetch", EVIDENCE_ITEMS, BYE), LOCATE, by_sequence(OK_EMPTY)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.EMPTY
+    assert outcome.server_said == "no data"
+    assert outcome.evidence.notes == [f"connection dropped ({BYE})"]
+
+
+# --- what the ENVELOPE names ------------------------------------------------------------------------------
+
+ENVELOPED: Answer = ("OK", [b'%d (UID %d FLAGS () RFC822.SIZE 4242 ENVELOPE ("Wed, 20 Jan 2016 15:41:07 +0100" '
+                            b'"=?utf-8?q?Quarterly_figures_=E2=82=AC?=" (("Alice Example" NIL "alice" "example.org")) '
+                            b'NIL NIL NIL NIL NIL NIL "<q@example.org>"))' % (MSN, UID)])
+FIGURES = Original(subject="Quarterly figures \u20ac", sender="Alice Example <alice@example.org>",
+                   date="Wed, 20 Jan 2016 15:41:07 +0100")
+
+
+@pytest.mark.parametrize(("answer", "verdict"), [(OK_EMPTY, Verdict.EMPTY), (NO, Verdict.REFUSED)])
+def test_the_envelope_names_the_lost_mail(answer: Answer, verdict: Verdict) -> None:
+    outcome = ladder(Script([("uid_fetch", EVIDENCE_ITEMS, ENVELOPED), by_sequence(answer)]))
+    assert outcome.verdict is verdict
+    assert outcome.original == FIGURES
+
+
+def test_the_envelope_names_the_lost_mail_after_drops() -> None:
+    script = Script([("uid_fetch", EVIDENCE_ITEMS, ENVELOPED), by_sequence(BYE), by_sequence(BYE)])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.DROPPED
+    assert outcome.original == FIGURES
+
+
+def test_a_substitute_notice_names_the_lost_mail_not_the_envelope() -> None:
+    outcome = ladder(Script([("uid_fetch", EVIDENCE_ITEMS, ENVELOPED), by_sequence(body(SUBSTITUTE))]))
+    assert outcome.verdict is Verdict.PLACEHOLDER
+    assert outcome.original is not None and outcome.original.subject == "Quarterly figures"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,22 @@ def records(setup: OfflineimapSetup) -> list[PhantomRecord]:
         return []
     with PhantomStore(directory) as store:
         return store.records()
+
+
+def quarantine_item(record: PhantomRecord) -> EmailMessage:
+    """The quarantine item a record names, parsed."""
+    assert record.quarantine, f"UID {record.key.uid} has no quarantine item"
+    message = email.message_from_bytes(Path(record.quarantine).read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def item_evidence(record: PhantomRecord) -> str:
+    """The text of the ``evidence.txt`` attached to a record's quarantine item."""
+    item = quarantine_item(record)
+    part = next(part for part in item.iter_attachments() if part.get_filename() == "evidence.txt")
+    text: str = part.get_content()
+    return text
 
 
 def normalized(raw: bytes) -> bytes:

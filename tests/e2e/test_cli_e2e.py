@@ -113,6 +113,12 @@ def test_report_lists_exactly_the_recorded_phantoms(synced: Synced) -> None:
     placeholder = next(m for m in messages if m["verdict"] == "placeholder")
     assert placeholder["original"] is not None
     assert placeholder["original"]["subject"] == LOST_SUBJECT
+    # the others' from the ENVELOPE the server sent with their metadata
+    subjects = {(folder, fault): subject for folder, fault, subject in PHANTOMS}
+    for message in messages:
+        if message["verdict"] != "vanished":
+            fault = synced.phantoms[message["folder"], message["uid"]]
+            assert message["original"]["subject"] == subjects[message["folder"], fault], message
 
     status, text, _ = synced.helper("report")
     assert status == 0

@@ -67,10 +67,10 @@ def _die():
 if KIND == "ladder":
     _ladder_run = recovery._Ladder._run
 
-    def _run(self, call):
+    def _run(self, call, **options):
         if _due():
             _die()
-        return _ladder_run(self, call)
+        return _ladder_run(self, call, **options)
 
     recovery._Ladder._run = _run
 elif KIND == "quarantine":

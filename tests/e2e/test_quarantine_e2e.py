@@ -17,7 +17,7 @@ import pytest
 from offlineimap_phantomfix.quarantine import GONE_NOTE
 from offlineimap_phantomfix.testing import Fault
 from offlineimap_phantomfix.verdicts import Verdict
-from tests.e2e.test_cli_e2e import ACCOUNT, LOST_SUBJECT, Synced, pytestmark, sync, synced
+from tests.e2e.test_cli_e2e import ACCOUNT, LOST_SUBJECT, PHANTOMS, VERDICTS, Synced, pytestmark, sync, synced
 
 __all__ = ["pytestmark", "synced"]
 
@@ -114,14 +114,17 @@ def test_mutt_index_and_pager_show_the_lost_subject_without_carriage_returns(syn
     try:
         index = screen_once(lambda shown: "Msgs:" in shown)
         lines = [line.strip() for line in index.splitlines() if "[phantom]" in line]
-        quarantined = [key for key, fault in synced.phantoms.items() if fault is not Fault.VANISH]
-        assert len(lines) == len(quarantined), index
-        placeholder_uid = next(uid for (_, uid), fault in synced.phantoms.items() if fault is Fault.PLACEHOLDER)
-        assert lines[0] == f"1 [phantom] {LOST_SUBJECT} (INBOX UID {placeholder_uid}, placeholder)", index
-        tmux_run("send-keys", "-t", "mutt", "Enter")  # open it in the pager
+        # every item names its lost mail: the placeholder's from its notice, the others' from the ENVELOPE
+        subjects = {(folder, fault): subject for folder, fault, subject in PHANTOMS}
+        expected = sorted(f"[phantom] {subjects[folder, fault]} ({folder} UID {uid}, {VERDICTS[fault]})"
+                          for (folder, uid), fault in synced.phantoms.items() if fault is not Fault.VANISH)
+        assert lines == [f"{number} {line}" for number, line in enumerate(expected, start=1)], index
+        assert any(LOST_SUBJECT in line and "placeholder" in line for line in lines), index
+        tmux_run("send-keys", "-t", "mutt", "Enter")  # open the first in the pager
         pager = screen_once(lambda shown: "Subject: [phantom]" in shown)
-        assert f"Subject: [phantom] {LOST_SUBJECT}" in pager, pager
+        assert f"Subject: {expected[0]}" in pager, pager
         assert "^M" not in pager and "1970" not in pager, pager
-        assert "could not sync one message (placeholder)" in pager, pager
+        verdict = expected[0].rsplit(", ", 1)[1].rstrip(")")
+        assert f"could not sync one message ({verdict})" in pager, pager
     finally:
         subprocess.run([tmux, "-S", str(socket), "kill-server"], capture_output=True, timeout=60, check=False)

@@ -15,7 +15,14 @@ from offlineimap_phantomfix.testing.messages import SUBSTITUTE_SUBJECT, exchange
 from offlineimap_phantomfix.verdicts import Verdict
 
 from .lifecycle_helpers import helper, state
-from .phantomsafe_helpers import assert_mailbox_synced, phantomsafe_setup, records, sync, warning_lines
+from .phantomsafe_helpers import (
+    assert_mailbox_synced,
+    item_evidence,
+    phantomsafe_setup,
+    records,
+    sync,
+    warning_lines,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -95,7 +102,8 @@ def test_vanished_again_on_a_later_sync_escalates(emulator: Any, tmp_path: Path)
     assert second.returncode == 0, second.output
     (record,) = records(setup)
     assert (record.verdict, record.skipped, record.attempts) == (Verdict.EMPTY, True, 2)
-    assert "listed again" in record.server_said
+    assert record.server_said == "no data", "what the server said to the fetches, not our conclusion"
+    assert "  expunged on an earlier sync, yet listed again" in item_evidence(record).splitlines()
     assert len(warning_lines(second.output)) == 1
 
 
@@ -163,9 +171,10 @@ def test_ladder_without_a_new_connection_does_not_abort_the_folder(emulator: Any
     emulator.logins_refused_after_drop = 3
     setup = phantomsafe_setup(tmp_path, emulator)
     result = sync(setup)  # sync() fails on any traceback
-    assert "could not open a connection" in " ".join(r.server_said for r in records(setup)), result.output
     (record,) = records(setup)
-    assert record.key.uid == uid and record.verdict is Verdict.DROPPED
+    assert record.key.uid == uid and record.verdict is Verdict.DROPPED, result.output
+    assert record.server_said == "connection dropped", "no content fetch was answered but the plain one"
+    assert "could not open a connection" in item_evidence(record)
     assert_mailbox_synced(emulator, setup, missing={("INBOX", uid)})
 
 
