@@ -19,7 +19,6 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -133,8 +132,7 @@ class PhantomStore:
 
         A new row starts with ``attempts == 1`` and ``first_seen == last_seen == now``. An existing row gets
         ``attempts + 1``, ``last_seen = now``, the new verdict, ``skipped``, ``server_said`` and
-        ``recovered_by`` (a changed verdict clears ``reported``, schema version 1's single reader mark);
-        ``quarantine``, ``original``, ``size`` and ``flags`` change only when a new value is
+        ``recovered_by``; ``quarantine``, ``original``, ``size`` and ``flags`` change only when a new value is
         given (an empty :class:`Original` counts as none). Seeing the message again clears ``purged``.
         ``first_seen`` (when earlier than now) is a new row's first sighting known from elsewhere, e.g. the
         quarantine item kept from before a ``clear``.
@@ -162,7 +160,7 @@ class PhantomStore:
             else:
                 connection.execute(
                     "UPDATE phantoms SET attempts = attempts + 1, last_seen = ?, "
-                    "reported = CASE WHEN verdict = ? THEN reported ELSE 0 END, verdict = ?, skipped = ?, "
+                    "verdict = ?, skipped = ?, "
                     "purged = 0, server_said = ?, recovered_by = ?, "
                     "quarantine = COALESCE(?, quarantine), size = COALESCE(?, size), "
                     "flags = COALESCE(?, flags), "
@@ -170,7 +168,7 @@ class PhantomStore:
                     "original_sender = CASE WHEN ? THEN ? ELSE original_sender END, "
                     "original_date = CASE WHEN ? THEN ? ELSE original_date END "
                     f"WHERE {KEY_WHERE}",
-                    (stamp, verdict.value, verdict.value, int(bool(skipped)), storable(server_said) or "",
+                    (stamp, verdict.value, int(bool(skipped)), storable(server_said) or "",
                      storable(recovered_by),
                      storable(quarantine), size, storable(flags),
                      original is not None, subject, original is not None, sender, original is not None, date,
@@ -264,17 +262,6 @@ class PhantomStore:
             return gone
 
         return self._run(delete, write=not dry_run)
-
-    def mark_reported(self, keys: Iterable[MessageKey]) -> None:
-        """Set ``reported`` on these rows (unknown keys are ignored), in one transaction."""
-        batch = [key_params(key) for key in keys]
-        if not batch:
-            return
-
-        def update(connection: sqlite3.Connection) -> None:
-            connection.executemany(f"UPDATE phantoms SET reported = 1 WHERE {KEY_WHERE}", batch)
-
-        self._run(update, write=True)
 
     def mark_purged(self, key: MessageKey) -> None:
         """The message was deleted on the server: ``purged = 1``, ``skipped = 0`` (unknown key: no-op)."""

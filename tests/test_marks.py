@@ -28,7 +28,12 @@ def test_a_version_1_store_keeps_what_its_single_reader_was_shown(tmp_path: Path
         with PhantomStore(tmp_path) as old:
             for uid in (1, 2, 3):
                 old.record(key(uid), Verdict.EMPTY, skipped=True, now=T0)
-            old.mark_reported([key(1), key(2)])
+    version_1 = sqlite3.connect(tmp_path / STORE_FILENAME)  # what 0.1.0's `report --new` wrote: one flag
+    try:
+        with version_1:
+            version_1.execute("UPDATE phantoms SET reported = 1 WHERE uid IN (1, 2)")
+    finally:
+        version_1.close()
     with PhantomStore(tmp_path) as upgraded:
         records = upgraded.records()
         assert [r.key.uid for r in unshown(upgraded, records, DEFAULT_CONSUMER)] == [3]

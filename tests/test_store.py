@@ -189,7 +189,7 @@ def test_purged_rows_are_not_skipped_until_seen_again(store: PhantomStore) -> No
     assert store.skipped_uids("work", "remote", "INBOX", 1000, retry_after=None, now=T0) == {1, 2}
 
 
-# --- records / clear / mark_reported ---------------------------------------------------------------------
+# --- records / clear ---------------------------------------------------------------------------------
 
 @pytest.fixture
 def populated(store: PhantomStore) -> PhantomStore:
@@ -249,16 +249,6 @@ def test_clear_refuses_a_folder_without_account_and_a_uid_without_folder(populat
 def test_cleared_uid_is_no_longer_skipped(populated: PhantomStore) -> None:
     populated.clear(account="work", folder="INBOX", uid=30)
     assert populated.skipped_uids("work", "remote", "INBOX", 1000, retry_after=None, now=T0) == {10, 200}
-
-
-def test_mark_reported(populated: PhantomStore) -> None:
-    populated.mark_reported([key(30), key(2, account="home"), key(12345)])
-    populated.mark_reported([])
-    reported = {r.key for r in populated.records() if r.reported}
-    assert reported == {key(30), key(2, account="home")}
-    # a later record keeps the flag; attempts still count
-    record = populated.record(key(30), Verdict.EMPTY, skipped=True, now=T0)
-    assert record.reported is True and record.attempts == 2
 
 
 # --- the file --------------------------------------------------------------------------------------------
@@ -571,13 +561,3 @@ def test_hostile_strings_round_trip_unchanged(store: PhantomStore, text: str) ->
 def test_lone_surrogates_are_stored_as_replacement_characters(store: PhantomStore) -> None:
     record = store.record(key(), Verdict.UNPARSEABLE, skipped=True, server_said="bad \udcff byte", now=T0)
     assert record.server_said == "bad \ufffd byte"
-
-
-def test_a_changed_verdict_is_new_again_for_report_new(store: PhantomStore) -> None:
-    store.record(key(), Verdict.PLACEHOLDER, skipped=True, now=T0)
-    store.mark_reported([key()])
-    again = store.record(key(), Verdict.PLACEHOLDER, skipped=True, now=T0 + timedelta(days=7))
-    assert again.reported  # the same verdict once more: nothing new to show
-    healed = store.record(key(), Verdict.RECOVERED, skipped=False, recovered_by="plain fetch after retry",
-                          now=T0 + timedelta(days=8))
-    assert not healed.reported and not healed.skipped and healed.attempts == 3

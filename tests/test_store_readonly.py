@@ -27,7 +27,7 @@ def test_reads_records_and_creates_no_companion_files(tmp_path: Path) -> None:
         assert [r.key for r in store.records()] == [KEY]
         assert store.check() == "ok"
         with pytest.raises(StoreError, match="read-only"):
-            store.mark_reported([KEY])
+            store.mark_purged(KEY)
         with pytest.raises(StoreError, match="read-only"):
             store.clear()
         assert [r.key for r in store.clear(dry_run=True)] == [KEY]
