@@ -118,8 +118,19 @@ class PooledConnection:
     def seq_fetch_set(self, msns: str, items: str) -> tuple[str, Sequence[object]]:
         return self._call("fetch", msns, items)
 
-    def uid_search(self, uid: int) -> tuple[str, Sequence[object]]:
-        return self._call("uid", "SEARCH", "UID", str(uid))
+    def saw_expunge(self) -> bool:
+        # imaplib2 keeps untagged EXPUNGE responses until the next SELECT/EXAMINE; reading them clears them.
+        try:
+            _, data = self.imapobj.response("EXPUNGE")
+        except Exception:  # a closed connection: the next command finds out
+            return False
+        return any(item is not None for item in data or [])
+
+    def fresh_uid_search(self, uid: int) -> tuple[str, Sequence[object]]:
+        typ, data = imap_call(self.imapobj, "select", self.mailbox, True, True)  # forced: EXAMINE again
+        if typ != "OK":
+            return typ, data
+        return imap_call(self.imapobj, "uid", "SEARCH", "UID", str(uid))
 
 
 class PoolSource:

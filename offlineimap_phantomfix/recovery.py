@@ -53,7 +53,14 @@ class LadderConnection(Protocol):
 
     def seq_fetch(self, msn: int, items: str) -> tuple[str, Sequence[object]]: ...
 
-    def uid_search(self, uid: int) -> tuple[str, Sequence[object]]: ...
+    def saw_expunge(self) -> bool:
+        """Did this connection receive an EXPUNGE since the folder was selected? Its view then lacks a message
+        that the server may still list to every new session."""
+        ...
+
+    def fresh_uid_search(self, uid: int) -> tuple[str, Sequence[object]]:
+        """EXAMINE the folder again, then ``UID SEARCH UID uid``: asked of the server's listing as it is now."""
+        ...
 
 
 class ConnectionSource(Protocol):
@@ -162,7 +169,7 @@ class _Ladder:
     # --- steps ----------------------------------------------------------------------------------------
     def locate(self) -> bool:
         """Is the UID there? One metadata fetch: its sequence number and the evidence. When the fetch does not
-        list it, ``UID SEARCH`` decides (on a fresh connection only, see :meth:`_gone`)."""
+        list it, ``UID SEARCH`` in a fresh view of the folder decides (see :meth:`_gone`)."""
         typ, data = self._run(lambda c: c.uid_fetch(self.uid, EVIDENCE_ITEMS))
         if typ != "OK":
             # Dovecot reads the message file for BODYSTRUCTURE and ENVELOPE: a broken one is refused here too.
@@ -240,8 +247,15 @@ class _Ladder:
     def run(self) -> LadderOutcome:
         uid = self.uid
         try:
-            if not self.locate() and self._gone():
-                return self._finish(Verdict.VANISHED)
+            listed = False  # listed in a fresh view of the folder
+            if self._view_is_stale():  # the plain fetch's answer carried an EXPUNGE, most often
+                if self._gone():
+                    return self._finish(Verdict.VANISHED)
+                listed = True
+            if not self.locate() and not listed:
+                if self._gone():
+                    return self._finish(Verdict.VANISHED)
+                self.locate()  # listed in the fresh view: where it is now, and the evidence
             answer: FetchAnswer | None = None
             if self.msn is not None:
                 msn = self.msn
@@ -264,15 +278,18 @@ class _Ladder:
                 self._evidence_after_drops()
         return self._finish(self._verdict())
 
+    def _view_is_stale(self) -> bool:
+        try:
+            connection = self._connection()
+        except ConnectionDropped:
+            return False  # the next command counts the failure to connect
+        return connection.saw_expunge()
+
     def _gone(self) -> bool:
-        """Is the UID really gone? Asked on a fresh connection: a session that received an EXPUNGE for it no
-        longer lists it, even when the server lists it again to everyone else (and on every later sync)."""
-        if self.connection is not None:
-            self.source.release(self.connection, broken=True)
-            self.connection = None
-        if self.locate():
-            return False
-        typ, data = self._run(lambda c: c.uid_search(self.uid))
+        """Is the UID really gone? A session that received an EXPUNGE for it no longer lists it, even when the
+        server lists it again to everyone else (and on every later sync), so the folder is EXAMINEd afresh on
+        the same connection first: a new view of the folder, without the login a new connection costs."""
+        typ, data = self._run(lambda c: c.fresh_uid_search(self.uid))
         return typ == "OK" and not search_has_uid(data, self.uid)
 
     def _evidence_after_drops(self) -> None:

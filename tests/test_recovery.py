@@ -53,6 +53,7 @@ class Script:
     """Scripted conversation: each entry is (method, argument, answer); unused entries fail the test."""
 
     steps: list[tuple[str, str, Answer]]
+    expunged: bool = False  # the first connection received an EXPUNGE before the ladder began
     opened: int = 0
     released: list[bool] = field(default_factory=list)
 
@@ -74,6 +75,10 @@ class Script:
     class Conn:
         def __init__(self, script: Script) -> None:
             self.script = script
+            self.expunged = script.expunged and script.opened == 1
+
+        def saw_expunge(self) -> bool:
+            return self.expunged
 
         def uid_fetch(self, uid: int, items: str) -> tuple[str, Sequence[object]]:
             assert uid == UID
@@ -83,8 +88,8 @@ class Script:
             assert msn == MSN
             return self.script.take("seq_fetch", items)
 
-        def uid_search(self, uid: int) -> tuple[str, Sequence[object]]:
-            return self.script.take("uid_search", str(uid))
+        def fresh_uid_search(self, uid: int) -> tuple[str, Sequence[object]]:
+            return self.script.take("fresh_uid_search", str(uid))
 
 
 def accept_all(raw: bytes) -> bool:
@@ -154,44 +159,79 @@ def test_sequence_answer_for_another_uid_is_not_used() -> None:
 
 
 NOT_LISTED = ("uid_fetch", EVIDENCE_ITEMS, OK_EMPTY)
-GONE: list[tuple[str, str, Answer]] = [NOT_LISTED, ("uid_search", str(UID), ("OK", [b""]))]
+SEARCH_EMPTY = ("fresh_uid_search", str(UID), ("OK", [b""]))
+SEARCH_LISTS = ("fresh_uid_search", str(UID), ("OK", [b"%d" % UID]))
 NIL: Answer = ("OK", [b"%d (UID %d BODY[] NIL)" % (MSN, UID)])
 
 
-def test_gone_from_fetch_and_search_is_vanished_when_a_fresh_connection_agrees() -> None:
-    script = Script([NOT_LISTED, *GONE])
+def test_gone_from_fetch_and_from_a_fresh_view_is_vanished_at_three_commands() -> None:
+    script = Script([NOT_LISTED, SEARCH_EMPTY])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.VANISHED
     assert not outcome.verdict.is_phantom
-    assert script.opened == 2 and script.released[0] is True  # the first session is not asked again
+    assert script.opened == 1 and script.released == [False], "the folder is examined again, no new login"
 
 
-def test_listed_by_search_alone_on_a_fresh_connection_is_not_vanished() -> None:
-    script = Script([NOT_LISTED, NOT_LISTED, ("uid_search", str(UID), ("OK", [b"%d" % UID])),
-                     ("uid_fetch", UID_ITEMS, OK_EMPTY), ("uid_fetch", HEADER_ITEMS, OK_EMPTY)])
+def test_listed_again_in_a_fresh_view_goes_on_with_the_ladder() -> None:
+    script = Script([NOT_LISTED, SEARCH_LISTS, LOCATE, by_sequence(body(REAL))])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.RECOVERED and outcome.content == REAL
+    assert outcome.evidence.sequence_number == MSN, "where it is in the new view"
+
+
+def test_listed_by_search_alone_in_a_fresh_view_is_not_vanished() -> None:
+    script = Script([NOT_LISTED, SEARCH_LISTS, NOT_LISTED, ("uid_fetch", UID_ITEMS, OK_EMPTY),
+                     ("uid_fetch", HEADER_ITEMS, OK_EMPTY)])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.EMPTY
 
 
+def test_a_refused_search_is_not_taken_for_gone() -> None:
+    script = Script([NOT_LISTED, ("fresh_uid_search", str(UID), ("NO", [b"SEARCH failed"])), NOT_LISTED,
+                     ("uid_fetch", UID_ITEMS, OK_EMPTY), ("uid_fetch", HEADER_ITEMS, OK_EMPTY)])
+    assert ladder(script).verdict is Verdict.EMPTY
+
+
 def test_nil_body_then_gone_is_vanished() -> None:
-    script = Script([LOCATE, by_sequence(NIL), *GONE])
+    script = Script([LOCATE, by_sequence(NIL), SEARCH_EMPTY])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.VANISHED
-    assert script.opened == 2
+    assert script.opened == 1
 
 
-def test_nil_body_but_listed_on_a_fresh_connection_is_a_phantom() -> None:
-    # The session that got the EXPUNGE no longer lists the UID; a new one does: not expunged at all.
-    script = Script([LOCATE, by_sequence(NIL), LOCATE])
+def test_nil_body_but_listed_in_a_fresh_view_is_a_phantom() -> None:
+    # The session that got the EXPUNGE no longer lists the UID; a new EXAMINE does: not expunged at all.
+    script = Script([LOCATE, by_sequence(NIL), SEARCH_LISTS])
     outcome = ladder(script)
     assert outcome.verdict is Verdict.EMPTY and outcome.verdict.is_phantom
-    assert script.opened == 2
+    assert outcome.evidence.sequence_number == MSN
 
 
-def test_listed_again_on_a_fresh_connection_goes_on_with_the_ladder() -> None:
-    script = Script([NOT_LISTED, LOCATE, by_sequence(body(REAL))])
+def test_a_connection_that_saw_an_expunge_asks_a_fresh_view_first() -> None:
+    script = Script([SEARCH_EMPTY], expunged=True)
     outcome = ladder(script)
-    assert outcome.verdict is Verdict.RECOVERED and outcome.content == REAL
+    assert outcome.verdict is Verdict.VANISHED
+    assert outcome.commands == 1 and script.opened == 1
+
+
+def test_listed_in_the_fresh_view_after_an_expunge_is_judged_there() -> None:
+    script = Script([SEARCH_LISTS, LOCATE, by_sequence(OK_EMPTY)], expunged=True)
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.EMPTY
+    assert outcome.evidence.sequence_number == MSN
+
+
+def test_listed_in_the_fresh_view_is_not_searched_twice_when_its_metadata_is_empty() -> None:
+    script = Script([SEARCH_LISTS, NOT_LISTED, ("uid_fetch", UID_ITEMS, OK_EMPTY),
+                     ("uid_fetch", HEADER_ITEMS, OK_EMPTY)], expunged=True)
+    assert ladder(script).verdict is Verdict.EMPTY
+
+
+def test_a_drop_during_the_fresh_view_is_retried_on_a_new_connection() -> None:
+    script = Script([NOT_LISTED, ("fresh_uid_search", str(UID), BYE), SEARCH_EMPTY])
+    outcome = ladder(script)
+    assert outcome.verdict is Verdict.VANISHED
+    assert script.opened == 2 and script.released[0] is True
 
 
 class Unreachable(Script):
