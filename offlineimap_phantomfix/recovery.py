@@ -134,6 +134,17 @@ class _Ladder:
         """Anything else learnt on the way (the metadata fetch refused, no new connection): evidence only."""
         add_words(self.outcome.evidence.notes, text)
 
+    def _open(self) -> LadderConnection | None:
+        """The ladder's connection, or None when none could be opened: that counts as a drop, never escapes."""
+        try:
+            return self._connection()
+        except ConnectionDropped as failed:
+            self.outcome.drops += 1
+            self._note(f"could not open a connection ({failed})")
+            if self.outcome.drops >= MAX_DROPS:
+                raise _Budget() from None
+            return None
+
     def _run(self, call: Callable[[LadderConnection], tuple[str, Sequence[object]]], *,
              content: bool = False) -> tuple[str, Sequence[object]]:
         """Run one command; a drop is retried once on a fresh connection (the confirmation), then given up.
@@ -141,13 +152,8 @@ class _Ladder:
         while True:
             if self.outcome.commands >= MAX_COMMANDS or self.errors_in_row >= MAX_ERRORS_IN_ROW:
                 raise _Budget()
-            try:
-                connection = self._connection()
-            except ConnectionDropped as failed:  # no new connection: counts as a drop, never escapes
-                self.outcome.drops += 1
-                self._note(f"could not open a connection ({failed})")
-                if self.outcome.drops >= MAX_DROPS:
-                    raise _Budget() from None
+            connection = self._open()
+            if connection is None:
                 continue
             self.outcome.commands += 1
             try:
@@ -279,11 +285,8 @@ class _Ladder:
         return self._finish(self._verdict())
 
     def _view_is_stale(self) -> bool:
-        try:
-            connection = self._connection()
-        except ConnectionDropped:
-            return False  # the next command counts the failure to connect
-        return connection.saw_expunge()
+        connection = self._open()
+        return connection is not None and connection.saw_expunge()
 
     def _gone(self) -> bool:
         """Is the UID really gone? A session that received an EXPUNGE for it no longer lists it, even when the
