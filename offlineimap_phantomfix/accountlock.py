@@ -1,4 +1,5 @@
-"""offlineimap's own lock for an account, taken by ``adopt --yes`` so that no sync runs beside it."""
+"""offlineimap's own lock for an account, taken by ``adopt --yes`` and ``purge --yes`` so that no sync runs
+beside them."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from pathlib import Path
 
 from offlineimap_phantomfix.errors import PhantomFixError
 
-__all__ = ["SYNC_STARTED", "AccountLock", "account_lock"]
+__all__ = ["AccountLock", "account_lock", "sync_started"]
 
-SYNC_STARTED = "a sync started; run adopt --yes again when it ends"
+
+def sync_started(command: str) -> str:
+    """The error when a sync got past the lock while ``command`` ran."""
+    return f"a sync started; run {command} again when it ends"
 
 
 class AccountLock:
@@ -23,9 +27,10 @@ class AccountLock:
     way out, and the next one creates a new file and locks that: :meth:`check` notices the file is no longer
     the one held."""
 
-    def __init__(self, path: Path, descriptor: int) -> None:
+    def __init__(self, path: Path, descriptor: int, command: str) -> None:
         self.path = path
         self.descriptor = descriptor
+        self.command = command
 
     def still_held(self) -> bool:
         try:
@@ -35,21 +40,19 @@ class AccountLock:
 
     def check(self) -> None:
         if not self.still_held():
-            raise PhantomFixError(SYNC_STARTED)
+            raise PhantomFixError(sync_started(self.command))
 
 
 @contextmanager
-def account_lock(metadata: Path, account: str) -> Iterator[AccountLock]:
-    """Take offlineimap's account lock (both kinds, without waiting) or refuse with one line."""
+def account_lock(metadata: Path, account: str, command: str) -> Iterator[AccountLock]:
+    """Take offlineimap's account lock (both kinds, without waiting) or refuse with one line naming
+    ``command``, the one to run again."""
     path = metadata / f"{account}.lock"
-    busy = (f"account {account} is being synced right now ({path} is locked); run adopt --yes again when the "
+    busy = (f"account {account} is being synced right now ({path} is locked); run {command} again when the "
             f"sync has finished")
     for _ in range(5):
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        except OSError as error:
-            raise PhantomFixError(f"cannot open offlineimap's lock file {path}: {error.strerror or error}") from None
-        lock = AccountLock(path, descriptor)
+        descriptor, created = _open(path)
+        lock = AccountLock(path, descriptor, command)
         try:
             fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -64,4 +67,17 @@ def account_lock(metadata: Path, account: str) -> Iterator[AccountLock]:
     try:
         yield lock
     finally:
+        if created and lock.still_held():  # leave no file behind that was not there, as offlineimap does
+            os.unlink(path)
         os.close(descriptor)
+
+
+def _open(path: Path) -> tuple[int, bool]:
+    """The lock file's descriptor, and whether this call created the file."""
+    try:
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), True
+        except FileExistsError:
+            return os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), False
+    except OSError as error:
+        raise PhantomFixError(f"cannot open offlineimap's lock file {path}: {error.strerror or error}") from None

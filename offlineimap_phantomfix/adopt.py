@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from offlineimap_phantomfix import localstatus
-from offlineimap_phantomfix.accountlock import SYNC_STARTED, AccountLock, account_lock
+from offlineimap_phantomfix.accountlock import AccountLock, account_lock, sync_started
 from offlineimap_phantomfix.errors import ConfigError, PhantomFixError
 from offlineimap_phantomfix.folders import MappedFolder, map_folders
 from offlineimap_phantomfix.noticefile import read_notice, same_content_in
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["AdoptResult", "Found", "MappedFolder", "run_adopt"]
 
 # Test-only: the name of a step after which ``adopt --yes`` stops and waits to be killed. Read here only.
+ADOPT_YES = "adopt --yes"
 PAUSE_ENV = "PHANTOMFIX_ADOPT_TEST_PAUSE"
 STEPS = ("quarantined", "recorded", "status-removed", "file-removed")
 SERVER_SAID = "found in the Maildir by adopt (a stock sync stored the server's notice as the mail)"
@@ -210,7 +211,7 @@ def move_out(item: Found, key: MessageKey, store: PhantomStore, quarantine: Path
     status = localstatus.read_uids(item.folder.status_file)
     lock.check()
     if status is not None and item.uid in status:
-        raise PhantomFixError(SYNC_STARTED)
+        raise PhantomFixError(sync_started(ADOPT_YES))
     try:
         item.path.unlink()
     except FileNotFoundError:
@@ -253,7 +254,7 @@ def run_adopt(config: PhantomConfig, account: str, *, folder: str | None, yes: b
             return MessageKey(account, repository, mapped.remote, int(mapped.uidvalidity or 0), uid)
 
         metadata = Path(session.account.getconfig().getmetadatadir())
-        with account_lock(metadata, account) if yes else nullcontext() as lock:
+        with account_lock(metadata, account, ADOPT_YES) if yes else nullcontext() as lock:
             with _store(state_dir, create=False) as existing:
                 def adopted(key: MessageKey) -> bool:
                     record = existing.get(key) if existing is not None else None

@@ -9,7 +9,8 @@ The manual way (``STORE +FLAGS (\\Deleted)`` then a bare ``EXPUNGE``) also expun
 happens to carry ``\\Deleted`` in that folder. Here:
 
 - without ``yes``: a read-only connection (EXAMINE) checks the UID is there and says what would be done;
-- with ``yes``: SELECT, check the UID is there and, when the store recorded this message, that UIDVALIDITY
+- with ``yes``, under offlineimap's account lock (no sync may fetch the message between the checks and the
+  expunge): SELECT, check the UID is there and, when the store recorded this message, that UIDVALIDITY
   is still the recorded one (else refuse: the UID may now name another message); then
   ``UID STORE n +FLAGS.SILENT (\\Deleted)`` and ``UID EXPUNGE n`` (UIDPLUS). Without UIDPLUS, refuse when any
   other message is ``\\Deleted`` (a plain EXPUNGE would remove it too); otherwise STORE, check again, then a
@@ -20,11 +21,13 @@ happens to carry ``\\Deleted`` in that folder. Here:
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offlineimap_phantomfix import localstatus
+from offlineimap_phantomfix.accountlock import AccountLock, account_lock
 from offlineimap_phantomfix.errors import NotFoundError, PhantomFixError, ServerError, UnsafeOperationError
 from offlineimap_phantomfix.folders import MappedFolder, map_folders
 from offlineimap_phantomfix.imapconn import PoolSource, accepts_like_offlineimap, imap_call
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PurgeResult", "run_purge"]
 
+PURGE_YES = "purge --yes"
 
 
 @dataclass
@@ -219,8 +223,14 @@ def run_purge(config: PhantomConfig, account: str, folder: str, uid: int, *, yes
     records = _records(config, account, folder, uid)
     # offlineimap's own state (its status, the saved UIDVALIDITY) is what tells whether it synced the message:
     # once it has synced the account, the session reads that, not a temporary stand-in.
-    synced = (config.metadata_dir() / f"Account-{account}").is_dir()
-    with open_session(config, account, real_metadata=synced) as session:
+    metadata = config.metadata_dir()
+    synced = (metadata / f"Account-{account}").is_dir()
+    if yes:  # offlineimap's lock lives there; a first sync would create it too
+        _make_metadata_dir(metadata)
+    # With yes, no sync may run beside: one that fetched the message between the checks and the expunge would
+    # delete its local copy on the sync after.
+    with account_lock(metadata, account, PURGE_YES) if yes else nullcontext() as lock, \
+            open_session(config, account, real_metadata=synced) as session:
         _check_still_a_phantom(session, folder, uid)
         imapobj = session.acquire()
         uidplus = "UIDPLUS" in {str(c).upper() for c in getattr(imapobj, "capabilities", ())}
@@ -239,7 +249,8 @@ def run_purge(config: PhantomConfig, account: str, folder: str, uid: int, *, yes
             session.release(imapobj)
             return PurgeResult([session.transcript.scrub(line) for line in lines], False,
                                session.transcript.render())
-        lines, uidvalidity = _purge(session, imapobj, account, folder, uid, records, uidplus)
+        assert lock is not None
+        lines, uidvalidity = _purge(session, imapobj, account, folder, uid, records, uidplus, lock)
         session.release(imapobj)
         transcript = session.transcript.render()
         lines = [session.transcript.scrub(line) for line in lines]
@@ -247,8 +258,16 @@ def run_purge(config: PhantomConfig, account: str, folder: str, uid: int, *, yes
     return PurgeResult(lines, True, transcript)
 
 
+def _make_metadata_dir(metadata: Path) -> None:
+    try:
+        metadata.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise PhantomFixError(f"cannot create offlineimap's metadata directory {metadata}: "
+                              f"{error.strerror or error}") from None
+
+
 def _purge(session: Session, imapobj: Any, account: str, folder: str, uid: int, records: list[PhantomRecord],
-           uidplus: bool) -> tuple[list[str], int | None]:
+           uidplus: bool, lock: AccountLock) -> tuple[list[str], int | None]:
     state = select_folder(session, imapobj, folder, readonly=False)
     unsafe = _check_uidvalidity(records, state, uid, folder)
     if unsafe is not None:
@@ -263,6 +282,7 @@ def _purge(session: Session, imapobj: Any, account: str, folder: str, uid: int, 
                 f"refusing to purge UID {uid}: the server has no UIDPLUS, and {_others(others)} also flagged "
                 f"\\Deleted in {folder}; a plain EXPUNGE would remove {'it' if len(others) == 1 else 'them'} too "
                 f"(nothing was changed)")
+    lock.check()  # a sync that slipped past the lock (see AccountLock) may have fetched it: stop here
     _checked(session, imapobj, f"UID STORE {uid} +FLAGS.SILENT (\\Deleted)",
              "uid", "STORE", str(uid), "+FLAGS.SILENT", "(\\Deleted)")
     lines.append(f"flagged UID {uid} \\Deleted")

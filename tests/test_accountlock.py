@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from offlineimap_phantomfix.accountlock import SYNC_STARTED, account_lock
+from offlineimap_phantomfix.accountlock import account_lock, sync_started
 from offlineimap_phantomfix.errors import PhantomFixError
 
 
@@ -16,18 +16,37 @@ def test_a_flock_held_elsewhere_refuses_and_the_lock_file_stays(tmp_path: Path) 
     with open(path, "w") as other:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(PhantomFixError, match="is being synced right now"):
-            with account_lock(tmp_path, "Work"):
+            with account_lock(tmp_path, "Work", "adopt --yes"):
                 pass
     assert path.exists()
 
 
 @pytest.mark.parametrize("how", ["removed", "replaced"])
 def test_check_notices_when_the_lock_file_is_no_longer_the_one_held(tmp_path: Path, how: str) -> None:
-    with account_lock(tmp_path, "Work") as lock:
+    with account_lock(tmp_path, "Work", "adopt --yes") as lock:
         lock.check()
         (tmp_path / "Work.lock").unlink()
         if how == "replaced":
             (tmp_path / "Work.lock").write_text("")
         with pytest.raises(PhantomFixError) as raised:
             lock.check()
-        assert str(raised.value) == SYNC_STARTED
+        assert str(raised.value) == sync_started("adopt --yes") == \
+            "a sync started; run adopt --yes again when it ends"
+
+
+def test_a_lock_file_this_process_created_is_removed_and_one_found_is_kept(tmp_path: Path) -> None:
+    with account_lock(tmp_path, "Work", "purge --yes"):
+        assert (tmp_path / "Work.lock").exists()
+    assert not (tmp_path / "Work.lock").exists()
+    (tmp_path / "Work.lock").write_text("")
+    with account_lock(tmp_path, "Work", "purge --yes"):
+        pass
+    assert (tmp_path / "Work.lock").exists()
+
+
+def test_the_refusal_names_the_command_to_run_again(tmp_path: Path) -> None:
+    with open(tmp_path / "Work.lock", "w") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(PhantomFixError, match=r"run purge --yes again when the sync has finished$"):
+            with account_lock(tmp_path, "Work", "purge --yes"):
+                pass

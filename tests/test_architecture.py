@@ -18,7 +18,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
 
 #: Pure modules: logic on values, no I/O. They may import each other and the standard library only.
 PURE = {"errors", "verdicts", "sanitize", "responses", "placeholder", "options", "report", "report_short", "recovery",
-        "notice", "recheck", "optioncheck", "transcript", "said", "envelope"}
+        "notice", "recheck", "optioncheck", "transcript", "said", "envelope", "configcode"}
 #: What a pure module must not import: offlineimap, the IMAP and socket libraries, the database.
 FORBIDDEN_IN_PURE = {"offlineimap", "imaplib2", "imaplib", "socket", "ssl", "socketserver", "sqlite3"}
 #: The state layer, named apart so a failure says which rule broke.

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from offlineimap_phantomfix.accountlock import SYNC_STARTED
+from offlineimap_phantomfix.accountlock import sync_started
 from offlineimap_phantomfix.testing import Fault
 from offlineimap_phantomfix.testing.harness import (
     ACTIVATION_LINES,
@@ -64,7 +64,7 @@ def test_a_sync_that_slips_past_the_lock_stops_adopt_and_nothing_is_lost(emulato
     finally:
         os.kill(adopt.pid, signal.SIGCONT)
     _, err = adopt.communicate(timeout=120)
-    assert adopt.returncode == 1 and err == f"offlineimap-phantomfix: error: {SYNC_STARTED}\n", err
+    assert adopt.returncode == 1 and err == f"offlineimap-phantomfix: error: {sync_started('adopt --yes')}\n", err
     assert status_uids(archive.setup) <= on_disk(archive)
     after = sync(archive.setup)
     assert after.returncode == 0, after.output

@@ -5,7 +5,11 @@ Each scenario runs real PhantomSafeIMAP syncs (the offlineimap program) and the 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +111,43 @@ def test_purge_of_a_current_phantom_still_works(emulator: Any, tmp_path: Path) -
     status, out, err = _purge(setup, uid, "--yes")
     assert status == 0 and "verified" in out, (out, err)
     assert [m.uid for m in emulator.messages("INBOX")] == [1, 3]
+
+
+@contextmanager
+def _held_elsewhere(path: Path, kind: str) -> Iterator[None]:
+    """The lock as another process holds it (lockf locks do not conflict within one process)."""
+    code = (f"import fcntl, sys; f = open(sys.argv[1], 'w'); fcntl.{kind}(f, fcntl.LOCK_EX | fcntl.LOCK_NB); "
+            "print('held', flush=True); sys.stdin.read()")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        yield
+    finally:
+        holder.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("kind", ["lockf", "flock"])
+def test_purge_yes_runs_only_while_no_sync_does(emulator: Any, tmp_path: Path, kind: str) -> None:
+    """A sync beside purge --yes could fetch the message between the checks and the expunge (a server that
+    repaired it meanwhile), and the sync after would delete that copy. offlineimap locks its account with lockf,
+    or with flock when portalocker is importable. A dry run changes nothing and needs no lock."""
+    uid = _mailbox(emulator, Fault.PLACEHOLDER)
+    setup = phantomsafe_setup(tmp_path, emulator)
+    assert sync(setup).returncode == 0
+    lock_file = setup.metadata / f"{setup.account}.lock"
+    before = _server_state(emulator)
+    with _held_elsewhere(lock_file, kind):
+        status, out, err = _purge(setup, uid)
+        assert status == 0 and "would run: UID EXPUNGE" in out, (out, err)
+        status, out, err = _purge(setup, uid, "--yes")
+        assert status == 1 and len(err.strip().splitlines()) == 1, (out, err)
+        assert "is being synced right now" in err and "run purge --yes again" in err, err
+    assert _changes(emulator) == [] and _server_state(emulator) == before
+    assert lock_file.exists()
+    status, out, err = _purge(setup, uid, "--yes")
+    assert status == 0 and "verified" in out, (out, err)
+    assert sync(setup).returncode == 0, "the lock was given back"
 
 
 def test_inbox_is_matched_whatever_its_case(emulator: Any, tmp_path: Path) -> None:
