@@ -50,8 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AdoptResult", "Found", "MappedFolder", "run_adopt"]
 
-# Test-only: the name of a step after which ``adopt --yes`` stops and waits to be killed. Read here only.
 ADOPT_YES = "adopt --yes"
+# Test-only: the name of a step after which ``adopt --yes`` stops and waits to be killed. Read here only.
 PAUSE_ENV = "PHANTOMFIX_ADOPT_TEST_PAUSE"
 STEPS = ("quarantined", "recorded", "status-removed", "file-removed")
 SERVER_SAID = "found in the Maildir by adopt (a stock sync stored the server's notice as the mail)"
