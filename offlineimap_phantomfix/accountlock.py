@@ -67,9 +67,13 @@ def account_lock(metadata: Path, account: str, command: str) -> Iterator[Account
     try:
         yield lock
     finally:
-        if created and lock.still_held():  # leave no file behind that was not there, as offlineimap does
-            os.unlink(path)
-        os.close(descriptor)
+        try:
+            if created and lock.still_held():  # leave no file behind that was not there, as offlineimap does
+                os.unlink(path)
+        except FileNotFoundError:
+            pass  # a refused offlineimap removed it just now, on its way out
+        finally:
+            os.close(descriptor)
 
 
 def _open(path: Path) -> tuple[int, bool]:

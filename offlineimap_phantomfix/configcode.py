@@ -4,25 +4,46 @@ folder. When that code raises, the user gets one line naming it, not a traceback
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import FrameType
+
 from offlineimap_phantomfix.sanitize import clean_text
 
 __all__ = ["configuration_code_words", "raised_in_configuration_code"]
 
-# offlineimap evaluates the offlineimaprc's expressions with eval() (so their code is named "<string>") and loads
-# the pythonfile as a module named "<none>".
-_EVALUATED = "<string>"
+# offlineimap's evaluator of the offlineimaprc's expressions. It loads the pythonfile as a module named "<none>"
+# and evaluates each expression with eval() over a copy of that module's names (so with "__name__" "<none>"),
+# or over no names at all without a pythonfile. Code Python itself generates with exec() (dataclasses,
+# namedtuple) is also named "<string>", but runs over its module's names, which hold a real "__name__".
+_EVALUATOR_MODULE = "offlineimap.localeval"
 _PYTHONFILE_MODULE = "<none>"
+_EVALUATED = "<string>"
 
 
-def raised_in_configuration_code(error: BaseException) -> bool:
-    """Did ``error`` pass through code from the offlineimaprc or its pythonfile on its way up?"""
+def _evaluating(frame: FrameType) -> bool:
+    """offlineimap is evaluating an expression or loading the pythonfile (a SyntaxError has no frame of its own)."""
+    return frame.f_globals.get("__name__") == _EVALUATOR_MODULE
+
+
+def _configuration_code(frame: FrameType) -> bool:
+    module = frame.f_globals.get("__name__", None)
+    if module == _PYTHONFILE_MODULE:
+        return True
+    return frame.f_code.co_filename == _EVALUATED and module is None
+
+
+def _passes(error: BaseException, test: Callable[[FrameType], bool]) -> bool:
     trace = error.__traceback__
     while trace is not None:
-        frame = trace.tb_frame
-        if frame.f_code.co_filename == _EVALUATED or frame.f_globals.get("__name__") == _PYTHONFILE_MODULE:
+        if test(trace.tb_frame):
             return True
         trace = trace.tb_next
     return False
+
+
+def raised_in_configuration_code(error: BaseException) -> bool:
+    """Did ``error`` come from code of the offlineimaprc or its pythonfile, or from evaluating it?"""
+    return _passes(error, _evaluating) or _passes(error, _configuration_code)
 
 
 def configuration_code_words(error: BaseException) -> str:

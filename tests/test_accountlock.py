@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,14 @@ def test_the_refusal_names_the_command_to_run_again(tmp_path: Path) -> None:
         with pytest.raises(PhantomFixError, match=r"run purge --yes again when the sync has finished$"):
             with account_lock(tmp_path, "Work", "purge --yes"):
                 pass
+
+
+def test_a_lock_file_removed_by_someone_else_at_the_last_moment_is_no_error(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused offlineimap removes the lock file on its way out; when that happens between the check that the
+    file is still ours and our own removal, the command's result stands and the descriptor is closed."""
+    with account_lock(tmp_path, "Work", "purge --yes") as lock:
+        (tmp_path / "Work.lock").unlink()
+        monkeypatch.setattr(type(lock), "still_held", lambda self: True)
+    with pytest.raises(OSError):
+        os.fstat(lock.descriptor)

@@ -254,7 +254,6 @@ def test_no_new_connection_after_a_dropped_plain_fetch_is_dropped() -> None:
     outcome = ladder(script, first_dropped=True)
     assert outcome.verdict is Verdict.DROPPED
     assert script.opened == 2, "each failure to connect counts as a drop: one confirms, one more for evidence"
-    assert script.opened == 2, "each failure to connect counts as a drop: one confirms, one more for evidence"
 
 
 def test_substitute_from_non_peek_fetch_is_placeholder_kept_as_received() -> None:

@@ -62,9 +62,11 @@ def test_a_message_expunged_elsewhere_during_the_sync_is_vanished(dovecot: Dovec
     if connections == 1:  # one connection: its commands in order, from offlineimap's IMAP debug log
         sent = [m.group(1) for m in re.finditer(r"writer > b'\S+ (.+?)\\r\\n'", first.output)]
         start = sent.index(f"UID FETCH {GONE_UID} (BODY.PEEK[])")
-        # offlineimap's NOOP on taking the connection back, the fresh view, the next message's NOOP
-        assert sent[start:sent.index(f"UID FETCH {GONE_UID + 1} (BODY.PEEK[])")] == [
-            f"UID FETCH {GONE_UID} (BODY.PEEK[])", "NOOP", "EXAMINE INBOX", f"UID SEARCH UID {GONE_UID}", "NOOP"]
+        window = sent[start:sent.index(f"UID FETCH {GONE_UID + 1} (BODY.PEEK[])")]
+        # the fresh view of the folder, nothing else (offlineimap 8.0 also NOOPs whenever it takes a pooled
+        # connection; Debian's offlineimap3 does not)
+        assert [command for command in window if command != "NOOP"] == [
+            f"UID FETCH {GONE_UID} (BODY.PEEK[])", "EXAMINE INBOX", f"UID SEARCH UID {GONE_UID}"]
     assert not (setup.metadata / "phantomfix" / "quarantine").exists() or \
         not any((setup.metadata / "phantomfix" / "quarantine").rglob("*.eml"))
     second = run_offlineimap(setup, timeout=120)

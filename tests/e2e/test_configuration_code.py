@@ -25,6 +25,7 @@ BREAKS = {
     "remote-expression": ("'Work.' + f", "'Work.' + undefined_name", "NameError: name 'undefined_name' is not defined"),
     "local-expression": ("'', f)", "'', undefined_name)", "NameError: name 'undefined_name' is not defined"),
     "pythonfile-function": ("lambda f: 'Work.' + f", "broken_nametrans", "KeyError: 'Work'"),
+    "local-syntax-error": ("'', f)", "'', f))", "SyntaxError: unmatched ')'"),
 }
 PYTHONFILE_FUNCTION = "def broken_nametrans(name):\n    return {}['Work'] + name\n"
 
@@ -57,8 +58,8 @@ def test_every_command_names_the_failing_configuration_code_in_one_line(emulator
             named.append(command[-1] if command[0] == "adopt" else command[0])
         else:  # a command that does not need the broken side works
             assert "Traceback" not in err, (command, out, err)
-    # probe builds the server folder only; doctor counts notices in the local folders
-    assert named == (["adopt", "--yes", "doctor"] if case == "local-expression" else ["probe", "adopt", "--yes"])
+    # probe builds the server folder only; doctor builds the local repository to count notices in its folders
+    assert named == (["adopt", "--yes", "doctor"] if case.startswith("local") else ["probe", "adopt", "--yes"])
     for dry_or_yes in ((), ("--yes",)):  # purge has its own refusal: it cannot tell where the local copy is
         status, out, err = helper(setup, "purge", *target, *dry_or_yes)
         assert status == 1 and "cannot tell which local folder offlineimap syncs it to" in err, err

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from offlineimap_phantomfix import purge
 from offlineimap_phantomfix.store import PhantomStore
 from offlineimap_phantomfix.testing import Fault
 from offlineimap_phantomfix.testing.harness import OfflineimapSetup, read_maildir
@@ -148,6 +149,31 @@ def test_purge_yes_runs_only_while_no_sync_does(emulator: Any, tmp_path: Path, k
     status, out, err = _purge(setup, uid, "--yes")
     assert status == 0 and "verified" in out, (out, err)
     assert sync(setup).returncode == 0, "the lock was given back"
+
+
+def test_a_sync_that_slips_past_purges_lock_stops_it_before_the_store(emulator: Any, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused offlineimap removes the lock file on its way out, so the next one locks a new file and syncs
+    beside purge --yes. purge must notice before it flags anything."""
+    uid = _mailbox(emulator, Fault.PLACEHOLDER)
+    setup = phantomsafe_setup(tmp_path, emulator)
+    assert sync(setup).returncode == 0
+    lock_file = setup.metadata / f"{setup.account}.lock"
+    listed = purge.uid_set
+
+    def sync_slips_in_before_listing(imapobj: Any, *criteria: str) -> set[int]:
+        if criteria == ("ALL",) and lock_file.exists():  # after every check, right before the STORE
+            lock_file.unlink()
+            lock_file.write_text("")  # the sync's own lock file
+        return listed(imapobj, *criteria)
+
+    monkeypatch.setattr(purge, "uid_set", sync_slips_in_before_listing)
+    before = _server_state(emulator)
+    status, out, err = _purge(setup, uid, "--yes")
+    assert status == 1, (out, err)
+    assert err == "offlineimap-phantomfix: error: a sync started; run purge --yes again when it ends\n", err
+    assert _changes(emulator) == [] and _server_state(emulator) == before
+    assert lock_file.exists(), "the sync's lock file is left alone"
 
 
 def test_inbox_is_matched_whatever_its_case(emulator: Any, tmp_path: Path) -> None:
