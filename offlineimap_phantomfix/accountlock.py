@@ -51,7 +51,7 @@ def account_lock(metadata: Path, account: str, command: str) -> Iterator[Account
     busy = (f"account {account} is being synced right now ({path} is locked); run {command} again when the "
             f"sync has finished")
     for _ in range(5):
-        descriptor, created = _open(path)
+        descriptor = _open(path)
         lock = AccountLock(path, descriptor, command)
         try:
             fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -67,21 +67,13 @@ def account_lock(metadata: Path, account: str, command: str) -> Iterator[Account
     try:
         yield lock
     finally:
-        try:
-            if created and lock.still_held():  # leave no file behind that was not there, as offlineimap does
-                os.unlink(path)
-        except FileNotFoundError:
-            pass  # a refused offlineimap removed it just now, on its way out
-        finally:
-            os.close(descriptor)
+        # The file stays: an offlineimap waiting for the lock (portalocker's flock waits) holds it open, and
+        # removing it would let the next one lock a new file and sync beside that one.
+        os.close(descriptor)
 
 
-def _open(path: Path) -> tuple[int, bool]:
-    """The lock file's descriptor, and whether this call created the file."""
+def _open(path: Path) -> int:
     try:
-        try:
-            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), True
-        except FileExistsError:
-            return os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), False
+        return os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     except OSError as error:
         raise PhantomFixError(f"cannot open offlineimap's lock file {path}: {error.strerror or error}") from None

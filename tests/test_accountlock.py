@@ -35,14 +35,12 @@ def test_check_notices_when_the_lock_file_is_no_longer_the_one_held(tmp_path: Pa
             "a sync started; run adopt --yes again when it ends"
 
 
-def test_a_lock_file_this_process_created_is_removed_and_one_found_is_kept(tmp_path: Path) -> None:
-    with account_lock(tmp_path, "Work", "purge --yes"):
-        assert (tmp_path / "Work.lock").exists()
-    assert not (tmp_path / "Work.lock").exists()
-    (tmp_path / "Work.lock").write_text("")
-    with account_lock(tmp_path, "Work", "purge --yes"):
-        pass
-    assert (tmp_path / "Work.lock").exists()
+def test_the_lock_file_stays_for_whoever_waits_on_it(tmp_path: Path) -> None:
+    with account_lock(tmp_path, "Work", "purge --yes") as lock:
+        inode = os.fstat(lock.descriptor).st_ino
+    assert (tmp_path / "Work.lock").stat().st_ino == inode
+    with pytest.raises(OSError):
+        os.fstat(lock.descriptor)
 
 
 def test_the_refusal_names_the_command_to_run_again(tmp_path: Path) -> None:
@@ -51,14 +49,3 @@ def test_the_refusal_names_the_command_to_run_again(tmp_path: Path) -> None:
         with pytest.raises(PhantomFixError, match=r"run purge --yes again when the sync has finished$"):
             with account_lock(tmp_path, "Work", "purge --yes"):
                 pass
-
-
-def test_a_lock_file_removed_by_someone_else_at_the_last_moment_is_no_error(tmp_path: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """A refused offlineimap removes the lock file on its way out; when that happens between the check that the
-    file is still ours and our own removal, the command's result stands and the descriptor is closed."""
-    with account_lock(tmp_path, "Work", "purge --yes") as lock:
-        (tmp_path / "Work.lock").unlink()
-        monkeypatch.setattr(type(lock), "still_held", lambda self: True)
-    with pytest.raises(OSError):
-        os.fstat(lock.descriptor)
