@@ -81,7 +81,9 @@ _BODY_FIELD = re.compile(r"^[ \t]*(subject|from|sent\s+date|sent)[ \t]*:[ \t]*(.
 _TRAILER = re.compile(
     r"[ \t]*\.?(?:\s|you\s+might\s+be\s+able\s+to\s+view\s+it\s+using\s+either\s+outlook\s+or\s+outlook"
     r"\s+(?:web\s+app|web\s+access|on\s+the\s+web)\.?|you\s+can\s+also\s+try\s+contacting\s+the\s+original\s+"
-    r"sender\s+to\s+find\s+out\s+what\s+the\s+message\s+was\s+about\.?|thank\s+you\.?)*",
+    r"sender\s+to\s+find\s+out\s+what\s+the\s+message\s+was\s+about\.?|thank\s+you\.?)*"
+    # a quoted-printable escape cut off at the very end ("=4"), which decoding leaves as it is
+    r"(?:=[0-9a-f]?\s*)?",
     re.IGNORECASE,
 )
 _SERVER_SENDER = re.compile(r"microsoft|exchange|outlook|postmaster|mailer-daemon|administrator", re.IGNORECASE)

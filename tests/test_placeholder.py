@@ -285,6 +285,19 @@ def test_invalid_qp_and_unknown_charset_do_not_raise() -> None:
     assert info.original.subject is not None and info.original.subject.startswith("Quar=ZZterly")
 
 
+@pytest.mark.parametrize("tail", [b"=4", b"=", b"=4\r\n", b"=A \r\n"])
+def test_an_escape_cut_off_at_the_very_end_still_leaves_the_notice_whole(tail: bytes) -> None:
+    """Stored as a mail, a notice would never be fetched again, and with it the mail the server lost."""
+    raw = substitute().rstrip(b"\r\n") + tail
+    info = detect_placeholder(raw)
+    assert info is not None and info.uid == 15541 and info.original == QUARTERLY
+
+
+@pytest.mark.parametrize("tail", [b"=4 and one more thing", b"=41=42", b"=4\r\nRegards, Bob"])
+def test_words_after_the_closing_are_still_a_mail(tail: bytes) -> None:
+    assert detect_placeholder(substitute().rstrip(b"\r\n") + tail) is None
+
+
 def test_hostile_original_fields_are_cleaned() -> None:
     info = detect_placeholder(substitute(charset="utf-8", body=body_with(subject="Pay\x1b[31m now\x07\u202e!")))
     assert info is not None
