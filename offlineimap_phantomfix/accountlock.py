@@ -46,7 +46,13 @@ class AccountLock:
 @contextmanager
 def account_lock(metadata: Path, account: str, command: str) -> Iterator[AccountLock]:
     """Take offlineimap's account lock (both kinds, without waiting) or refuse with one line naming
-    ``command``, the one to run again."""
+    ``command``, the one to run again. The metadata directory is made (0700) when missing, as a first sync
+    would make it."""
+    try:
+        metadata.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise PhantomFixError(f"cannot create offlineimap's metadata directory {metadata}: "
+                              f"{error.strerror or error}") from None
     path = metadata / f"{account}.lock"
     busy = (f"account {account} is being synced right now ({path} is locked); run {command} again when the "
             f"sync has finished")

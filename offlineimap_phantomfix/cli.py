@@ -23,7 +23,7 @@ from offlineimap_phantomfix.cli_common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT
 from offlineimap_phantomfix.cli_doctor import cmd_doctor
 from offlineimap_phantomfix.cli_records import cmd_clear, cmd_report
 from offlineimap_phantomfix.cli_server import cmd_adopt, cmd_probe, cmd_purge
-from offlineimap_phantomfix.configcode import configuration_code_words, raised_in_configuration_code
+from offlineimap_phantomfix.configcode import configuration_code_failure
 from offlineimap_phantomfix.errors import PhantomFixError
 from offlineimap_phantomfix.interrupt import Interrupted, InterruptGuard
 from offlineimap_phantomfix.sanitize import clean_text
@@ -200,9 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: error: {error.strerror or error}{where}\n")
         return EXIT_ERROR
     except Exception as error:
-        if not raised_in_configuration_code(error):
+        words = configuration_code_failure(error)
+        if words is None:
             raise  # a defect of ours: the traceback is what a bug report needs
-        sys.stderr.write(f"{PROG}: error: {configuration_code_words(error)}; {guard.describe()}\n")
+        sys.stderr.write(f"{PROG}: error: {words}; {guard.describe()}\n")
         return EXIT_ERROR
     finally:
         if installed:

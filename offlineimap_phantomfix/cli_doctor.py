@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from offlineimap_phantomfix.cli_common import EXIT_ERROR, EXIT_OK, load_config, out
-from offlineimap_phantomfix.configcode import configuration_code_words, raised_in_configuration_code
+from offlineimap_phantomfix.configcode import configuration_code_failure
 from offlineimap_phantomfix.errors import PhantomFixError
 from offlineimap_phantomfix.sanitize import clean_text
 
@@ -33,9 +33,10 @@ class _Doctor:
         except PhantomFixError as error:
             verdict, detail = "error", str(error)
         except Exception as error:  # the configuration's own code (a nametrans...) is one check's error
-            if not raised_in_configuration_code(error):
+            words = configuration_code_failure(error)
+            if words is None:
                 raise
-            verdict, detail = "error", configuration_code_words(error)
+            verdict, detail = "error", words
         self.line(verdict, name, detail)
 
 

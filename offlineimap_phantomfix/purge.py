@@ -225,8 +225,6 @@ def run_purge(config: PhantomConfig, account: str, folder: str, uid: int, *, yes
     # once it has synced the account, the session reads that, not a temporary stand-in.
     metadata = config.metadata_dir()
     synced = (metadata / f"Account-{account}").is_dir()
-    if yes:  # offlineimap's lock lives there; a first sync would create it too
-        _make_metadata_dir(metadata)
     # With yes, no sync may run beside: one that fetched the message between the checks and the expunge would
     # delete its local copy on the sync after.
     with account_lock(metadata, account, PURGE_YES) if yes else nullcontext() as lock, \
@@ -256,14 +254,6 @@ def run_purge(config: PhantomConfig, account: str, folder: str, uid: int, *, yes
         lines = [session.transcript.scrub(line) for line in lines]
     _mark_purged(config, account, [r for r in records if r.key.uidvalidity == uidvalidity], lines)
     return PurgeResult(lines, True, transcript)
-
-
-def _make_metadata_dir(metadata: Path) -> None:
-    try:
-        metadata.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as error:
-        raise PhantomFixError(f"cannot create offlineimap's metadata directory {metadata}: "
-                              f"{error.strerror or error}") from None
 
 
 def _purge(session: Session, imapobj: Any, account: str, folder: str, uid: int, records: list[PhantomRecord],

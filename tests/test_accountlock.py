@@ -49,3 +49,10 @@ def test_the_refusal_names_the_command_to_run_again(tmp_path: Path) -> None:
         with pytest.raises(PhantomFixError, match=r"run purge --yes again when the sync has finished$"):
             with account_lock(tmp_path, "Work", "purge --yes"):
                 pass
+
+
+def test_a_missing_metadata_directory_is_made_private(tmp_path: Path) -> None:
+    metadata = tmp_path / "never-synced" / "metadata"
+    with account_lock(metadata, "Work", "purge --yes"):
+        assert (metadata / "Work.lock").exists()
+    assert metadata.stat().st_mode & 0o777 == 0o700

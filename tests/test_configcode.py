@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from offlineimap.localeval import LocalEval
 
-from offlineimap_phantomfix.configcode import configuration_code_words, raised_in_configuration_code
+from offlineimap_phantomfix.configcode import configuration_code_failure
 from offlineimap_phantomfix.verdicts import MessageKey
 
 
@@ -33,8 +33,8 @@ def test_an_expression_of_the_offlineimaprc_that_raises_is_configuration_code(tm
     evaluator = LocalEval(str(path) if pythonfile else None)
     nametrans = evaluator.eval("lambda f: 'Work.' + undefined_name")
     error = _raised(lambda: nametrans("INBOX"))
-    assert raised_in_configuration_code(error)
-    assert configuration_code_words(error).endswith(
+    words = configuration_code_failure(error)
+    assert words is not None and words.endswith(
         "raised NameError: name 'undefined_name' is not defined; offlineimap would fail on it too")
 
 
@@ -42,13 +42,13 @@ def test_a_function_of_the_pythonfile_that_raises_is_configuration_code(tmp_path
     path = tmp_path / "offlineimap.py"
     path.write_text(PYTHONFILE, encoding="utf-8")
     nametrans = LocalEval(str(path)).eval("broken_nametrans")
-    assert raised_in_configuration_code(_raised(lambda: nametrans("INBOX")))
+    assert configuration_code_failure(_raised(lambda: nametrans("INBOX"))) is not None
 
 
 @pytest.mark.parametrize("text", ["lambda f: re.sub(r'^Work\\.', '', f))", "undefined_function"])
 def test_an_expression_that_cannot_be_evaluated_is_configuration_code(text: str) -> None:
     error = _raised(lambda: LocalEval().eval(text))  # a SyntaxError runs no code of its own
-    assert isinstance(error, (SyntaxError, NameError)) and raised_in_configuration_code(error)
+    assert isinstance(error, (SyntaxError, NameError)) and configuration_code_failure(error) is not None
 
 
 @dataclasses.dataclass
@@ -70,9 +70,10 @@ Pair = namedtuple("Pair", "a b")
     lambda: {}["uid"],
 ], ids=["frozen-dataclass", "dataclass-order", "post-init", "namedtuple", "plain"])
 def test_our_own_defects_are_not(defect: Callable[[], Any]) -> None:
-    assert not raised_in_configuration_code(_raised(defect))
+    assert configuration_code_failure(_raised(defect)) is None
 
 
 def test_the_words_are_one_clean_line() -> None:
-    words = configuration_code_words(ValueError("bad\nname\x1b[31m"))
-    assert "\n" not in words and "\x1b" not in words
+    nametrans = LocalEval().eval("lambda f: (_ for _ in ()).throw(ValueError(f))")
+    words = configuration_code_failure(_raised(lambda: nametrans("bad\nname\x1b[31m")))
+    assert words is not None and "\n" not in words and "\x1b" not in words
